@@ -1,0 +1,8 @@
+"""kerasnlm: build, pretrain and fine-tune Transformer language models with Keras 3."""
+
+from kerasnlm import layers
+from kerasnlm import models
+from kerasnlm import tokenizers
+from kerasnlm import data
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""Keras layers that Transformer models are built from (keras.ops inside; serializable)."""
+
+from kerasnlm.layers.multi_head_attention import MultiHeadAttention
+from kerasnlm.layers.token_and_position_embedding import TokenAndPositionEmbedding
+from kerasnlm.layers.transformer_encoder import TransformerEncoder

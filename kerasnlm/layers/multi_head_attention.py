@@ -1,0 +1,170 @@
+import math
+
+import keras
+from keras import ops
+
+from kerasnlm.utils.initializers import clone_initializer
+
+# Added to the scores of masked keys. Finite, so a row whose keys are all masked (a sequence of
+# padding only) gives uniform weights instead of NaN; scores are float32 here, so it is exact.
+MASKED_SCORE = -1e9
+
+
+def merge_attention_masks(inputs, padding_mask=None, attention_mask=None, use_causal_mask=False):
+    """Combines the three ways to restrict attention into one boolean mask, or None.
+
+    Args:
+        inputs: the `(batch, length, hidden)` sequence that attends to itself.
+        padding_mask: `(batch, length)`, true (or 1) for real tokens; masks keys.
+        attention_mask: `(batch, length, length)`, true where query i may attend to key j.
+        use_causal_mask: if true, query i may only attend to keys j <= i.
+
+    Returns:
+        A boolean tensor broadcastable to `(batch, length, length)`, or None when nothing is
+        masked.
+    """
+    batch, length = inputs.shape[0], inputs.shape[1]
+    mask = None
+    if padding_mask is not None:
+        if len(padding_mask.shape) != 2 or any(
+            a is not None and b is not None and a != b
+            for a, b in zip(padding_mask.shape, (batch, length))
+        ):
+            raise ValueError(
+                "`padding_mask` must have shape (batch, length) = "
+                f"{(batch, length)} to match the inputs; received {tuple(padding_mask.shape)}."
+            )
+        mask = ops.cast(padding_mask, "bool")[:, None, :]
+    if attention_mask is not None:
+        if len(attention_mask.shape) != 3 or any(
+            a is not None and b is not None and a != b
+            for a, b in zip(attention_mask.shape, (batch, length, length))
+        ):
+            raise ValueError(
+                "`attention_mask` must have shape (batch, length, length) = "
+                f"{(batch, length, length)}; received {tuple(attention_mask.shape)}."
+            )
+        attention_mask = ops.cast(attention_mask, "bool")
+        mask = attention_mask if mask is None else ops.logical_and(mask, attention_mask)
+    if use_causal_mask:
+        dynamic_length = ops.shape(inputs)[1]
+        positions = ops.arange(dynamic_length)
+        causal = ops.greater_equal(positions[:, None], positions[None, :])[None]
+        mask = causal if mask is None else ops.logical_and(mask, causal)
+    return mask
+
+
+@keras.saving.register_keras_serializable(package="kerasnlm")
+class MultiHeadAttention(keras.layers.Layer):
+    """Multi-head scaled dot-product self-attention with one fused query/key/value projection.
+
+    One `(hidden, 3 * hidden)` matrix product gives queries, keys and values for every head;
+    scores and softmax are computed in float32 whatever the layer's dtype policy.
+
+    Shapes: `(batch, length, hidden)` in and out; the optional attention weights are float32
+    `(batch, num_heads, length, length)`.
+
+    Args:
+        num_heads: int, number of heads; must divide the input's hidden size.
+        dropout: float in [0, 1), dropout on the attention weights.
+        kernel_initializer: initializer of the projection matrices.
+        bias_initializer: initializer of the projection biases.
+        **kwargs: passed to `keras.layers.Layer`.
+
+    Call arguments:
+        inputs: `(batch, length, hidden)`.
+        attention_mask: boolean, broadcastable to `(batch, length, length)`; true where query i
+            may attend to key j (see `merge_attention_masks`).
+        return_attention_scores: also return the attention weights.
+
+    Example:
+    ```python
+    import numpy as np
+    import kerasnlm as knlm
+
+    attention = knlm.layers.MultiHeadAttention(num_heads=4)
+    x = np.random.rand(2, 10, 64).astype("float32")
+    y, weights = attention(x, return_attention_scores=True)  # (2, 10, 64), (2, 4, 10, 10)
+    ```
+
+    References:
+        - [Vaswani et al., 2017](https://arxiv.org/abs/1706.03762)
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        dropout=0.0,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(num_heads, int) or num_heads < 1:
+            raise ValueError(f"`num_heads` must be a positive integer; received {num_heads!r}.")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"`dropout` must be in [0, 1); received {dropout!r}.")
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        hidden_dim = input_shape[-1]
+        if hidden_dim % self.num_heads:
+            raise ValueError(
+                f"The hidden size ({hidden_dim}) must be divisible by `num_heads` "
+                f"({self.num_heads})."
+            )
+        self.hidden_dim = hidden_dim
+        self.head_dim = hidden_dim // self.num_heads
+        dense_args = dict(
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            bias_initializer=clone_initializer(self.bias_initializer),
+            dtype=self.dtype_policy,
+        )
+        self.query_key_value = keras.layers.Dense(3 * hidden_dim, name="query_key_value", **dense_args)
+        self.query_key_value.build(input_shape)
+        self.output_projection = keras.layers.Dense(hidden_dim, name="output", **dense_args)
+        self.output_projection.build(input_shape)
+        self.weights_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.built = True
+
+    def call(self, inputs, attention_mask=None, training=None, return_attention_scores=False):
+        length = ops.shape(inputs)[1]
+        # (batch, length, 3 * hidden) -> three (batch, heads, length, head_dim) tensors.
+        qkv = ops.reshape(
+            self.query_key_value(inputs), (-1, length, 3, self.num_heads, self.head_dim)
+        )
+        query, key, value = ops.unstack(ops.transpose(qkv, (2, 0, 3, 1, 4)), 3, axis=0)
+
+        query = query * ops.cast(1.0 / math.sqrt(self.head_dim), query.dtype)
+        scores = ops.cast(ops.matmul(query, ops.transpose(key, (0, 1, 3, 2))), "float32")
+        if attention_mask is not None:
+            scores = ops.where(attention_mask[:, None], scores, MASKED_SCORE)
+        weights = ops.softmax(scores, axis=-1)
+
+        mixed = ops.matmul(
+            self.weights_dropout(ops.cast(weights, self.compute_dtype), training=training), value
+        )
+        mixed = ops.reshape(ops.transpose(mixed, (0, 2, 1, 3)), (-1, length, self.hidden_dim))
+        outputs = self.output_projection(mixed)
+        if return_attention_scores:
+            return outputs, weights
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "dropout": self.dropout,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            }
+        )
+        return config

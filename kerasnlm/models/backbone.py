@@ -1,0 +1,183 @@
+import keras
+from keras import ops
+
+from kerasnlm.layers.token_and_position_embedding import TokenAndPositionEmbedding
+from kerasnlm.layers.transformer_encoder import TransformerEncoder
+from kerasnlm.models.model import Model
+
+
+@keras.saving.register_keras_serializable(package="kerasnlm")
+class TransformerBackbone(Model):
+    """A Transformer encoder: token and position embedding, then a stack of encoder blocks.
+
+    The network every kerasnlm model is built on. Pretraining heads tie their output
+    projection to `token_embedding`, and task models reuse the same layers by reference, so a
+    backbone is shared, never copied.
+
+    Inputs, a dict:
+        - `"token_ids"`: int `(batch, length)`, `length <= sequence_length`, ids in
+          `[0, vocabulary_size)`, 0 = padding.
+        - `"padding_mask"`: bool or int `(batch, length)`, true/1 for real tokens.
+    Outputs, a dict (float32 under mixed precision too):
+        - `"sequence_output"`: `(batch, length, hidden_dim)`, one vector per token.
+        - `"pooled_output"`: `(batch, hidden_dim)`, the vector of the first (`[CLS]`) token.
+
+    Args:
+        vocabulary_size: int, size of the token vocabulary.
+        sequence_length: int, the longest input accepted.
+        num_layers: int, number of `TransformerEncoder` blocks.
+        num_heads: int, attention heads per block; must divide `hidden_dim`.
+        hidden_dim: int, size of every token vector.
+        intermediate_dim: int, width of each block's feed-forward layer.
+        dropout: float in [0, 1), after the embedding and inside every block.
+        position_encoding: `"learned"` or `"sinusoidal"`.
+        activation: feed-forward activation (`"gelu"` is the exact erf GELU).
+        normalize_first: bool, pre-norm blocks (plus a final LayerNorm) if true, post-norm
+            (BERT) if false.
+        layer_norm_epsilon: float.
+        dtype: a dtype or `keras.DTypePolicy` for every layer, e.g. `"mixed_bfloat16"`.
+        **kwargs: passed to `keras.Model` (`name`...).
+
+    Example:
+    ```python
+    import numpy as np
+    import kerasnlm as knlm
+
+    backbone = knlm.models.TransformerBackbone(
+        vocabulary_size=1000, sequence_length=32, num_layers=2, num_heads=4,
+        hidden_dim=64, intermediate_dim=128)
+    outputs = backbone({
+        "token_ids": np.array([[2, 15, 27, 3, 0, 0]]),
+        "padding_mask": np.array([[1, 1, 1, 1, 0, 0]]),
+    })
+    outputs["sequence_output"].shape  # (1, 6, 64)
+    outputs["pooled_output"].shape  # (1, 64)
+    ```
+
+    References:
+        - [Vaswani et al., 2017](https://arxiv.org/abs/1706.03762)
+        - [Devlin et al., 2019](https://arxiv.org/abs/1810.04805)
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        sequence_length,
+        num_layers,
+        num_heads,
+        hidden_dim,
+        intermediate_dim,
+        dropout=0.1,
+        position_encoding="learned",
+        activation="gelu",
+        normalize_first=False,
+        layer_norm_epsilon=1e-5,
+        dtype=None,
+        **kwargs,
+    ):
+        if not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"`num_layers` must be a positive integer; received {num_layers!r}.")
+        if not isinstance(hidden_dim, int) or hidden_dim < 1:
+            raise ValueError(f"`hidden_dim` must be a positive integer; received {hidden_dim!r}.")
+        if not isinstance(num_heads, int) or num_heads < 1:
+            raise ValueError(f"`num_heads` must be a positive integer; received {num_heads!r}.")
+        if hidden_dim % num_heads:
+            raise ValueError(
+                f"`hidden_dim` ({hidden_dim}) must be divisible by `num_heads` ({num_heads})."
+            )
+
+        # === Layers ===
+        self.embedding = TokenAndPositionEmbedding(
+            vocabulary_size,
+            sequence_length,
+            hidden_dim,
+            position_encoding=position_encoding,
+            dtype=dtype,
+            name="embedding",
+        )
+        self.embedding_dropout = keras.layers.Dropout(
+            dropout, dtype=dtype, name="embedding_dropout"
+        )
+        self.encoder_layers = [
+            TransformerEncoder(
+                num_heads,
+                intermediate_dim,
+                dropout=dropout,
+                activation=activation,
+                normalize_first=normalize_first,
+                layer_norm_epsilon=layer_norm_epsilon,
+                dtype=dtype,
+                name=f"encoder_{i}",
+            )
+            for i in range(num_layers)
+        ]
+        # Pre-norm blocks leave the residual stream un-normalized; GPT-2 adds one final norm.
+        self.final_norm = (
+            keras.layers.LayerNormalization(
+                epsilon=layer_norm_epsilon, dtype=dtype, name="final_norm"
+            )
+            if normalize_first
+            else None
+        )
+
+        # === Functional graph ===
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+        x = self.embedding_dropout(self.embedding(token_ids))
+        for encoder in self.encoder_layers:
+            x = encoder(x, padding_mask=padding_mask)
+        if self.final_norm is not None:
+            x = self.final_norm(x)
+        x = ops.cast(x, "float32")
+        super().__init__(
+            inputs={"token_ids": token_ids, "padding_mask": padding_mask},
+            outputs={"sequence_output": x, "pooled_output": x[:, 0, :]},
+            dtype=dtype,
+            **kwargs,
+        )
+
+        # === Config ===
+        self.vocabulary_size = vocabulary_size
+        self.sequence_length = sequence_length
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.position_encoding = position_encoding
+        self.activation = activation
+        self.normalize_first = normalize_first
+        self.layer_norm_epsilon = layer_norm_epsilon
+
+    @property
+    def token_embedding(self):
+        """The `keras.layers.Embedding` whose `embeddings` matrix output heads tie to."""
+        return self.embedding.token_embedding
+
+    def token_id_limits(self):
+        return {"token_ids": (self.vocabulary_size, self.sequence_length)}
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "vocabulary_size": self.vocabulary_size,
+            "sequence_length": self.sequence_length,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "hidden_dim": self.hidden_dim,
+            "intermediate_dim": self.intermediate_dim,
+            "dropout": self.dropout,
+            "position_encoding": self.position_encoding,
+            "activation": self.activation,
+            "normalize_first": self.normalize_first,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+        return cls(**config)

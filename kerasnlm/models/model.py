@@ -1,0 +1,43 @@
+import keras
+import tensorflow as tf
+
+from kerasnlm.utils.checks import validate_batch
+
+
+class Model(keras.Model):
+    """The base of every kerasnlm model: a Keras model whose data is checked on the way in.
+
+    `fit`, `evaluate` and `predict` run XLA-compiled steps by default, where an out-of-range
+    token id is silently clamped to a valid embedding row. So before the data reaches a
+    compiled step, every token-id input (named by `token_id_limits()`) is checked: numpy
+    inputs at once, a `tf.data.Dataset` batch by batch (an assertion in a `map`, which raises
+    on the first bad batch). Other inputs (generators, `PyDataset`) are checked by the layers
+    themselves when run eagerly or without XLA (`jit_compile=False`).
+    """
+
+    def token_id_limits(self):
+        """`{input_name: (vocabulary_size, sequence_length)}` for each token-id input."""
+        raise NotImplementedError
+
+    def _checked(self, x):
+        limits = self.token_id_limits()
+        if isinstance(x, tf.data.Dataset):
+            if isinstance(x.element_spec, tuple):
+                return x.map(lambda inputs, *rest: (validate_batch(inputs, limits), *rest))
+            return x.map(lambda inputs: validate_batch(inputs, limits))
+        if isinstance(x, dict) or hasattr(x, "dtype"):
+            validate_batch(x, limits)
+        return x
+
+    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+        if isinstance(validation_data, (tuple, list)) and validation_data:
+            validation_data = (self._checked(validation_data[0]), *validation_data[1:])
+        elif validation_data is not None:
+            validation_data = self._checked(validation_data)
+        return super().fit(self._checked(x), y, *args, validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        return super().evaluate(self._checked(x), y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        return super().predict(self._checked(x), *args, **kwargs)

@@ -1,0 +1,131 @@
+"""Validation of token ids where they enter a layer or a model.
+
+Why this exists: an out-of-range id is an error in eager TensorFlow, but inside an XLA-compiled
+step (Keras compiles `fit`, `evaluate` and `predict` with XLA by default) the embedding gather
+clamps it to a valid row, and JAX's gather does the same or returns NaN. Either way the model
+would train on garbage without a word. So ids are checked:
+
+- statically, when a layer is called (dtype, rank, known length), by `check_token_ids`;
+- at run time inside the layer wherever the backend can raise (eager or graph TensorFlow,
+  eager JAX);
+- at run time on every batch before it reaches a compiled step, by `validate_batch`, which the
+  kerasnlm models apply to the data given to `fit`/`evaluate`/`predict`.
+"""
+
+import keras
+import numpy as np
+
+
+def _runtime_kind(x):
+    """How values of `x` can be checked here: "tf" (assert ops), "numpy" (now), or None."""
+    if isinstance(x, np.ndarray):
+        return "numpy"
+    if keras.backend.backend() == "jax":
+        import jax
+
+        if isinstance(x, jax.Array) and not isinstance(x, jax.core.Tracer):
+            return "numpy"
+    import tensorflow as tf
+
+    if isinstance(x, (tf.Tensor, tf.Variable)):
+        return "tf"
+    return None
+
+
+def check_token_ids(token_ids, vocabulary_size, sequence_length=None, name="token_ids"):
+    """Raises a clear error for token ids a model cannot embed, and returns them.
+
+    Use the returned tensor: in a TensorFlow graph it carries the run-time assertions, so the
+    check runs before anything that consumes the ids.
+
+    Args:
+        token_ids: integer tensor of shape `(batch, length)`.
+        vocabulary_size: valid ids are `0 <= id < vocabulary_size`.
+        sequence_length: when given, `length` may not exceed it.
+        name: the input's name, used in messages.
+    """
+    dtype = keras.backend.standardize_dtype(token_ids.dtype)
+    if "int" not in dtype:
+        raise TypeError(
+            f"`{name}` must be an integer tensor of token ids; received dtype {dtype}. "
+            "Token ids come from a tokenizer; cast them with `ops.cast(x, 'int32')` only if "
+            "they are whole numbers."
+        )
+    shape = tuple(token_ids.shape)
+    if len(shape) != 2:
+        raise ValueError(f"`{name}` must have shape (batch, length); received shape {shape}.")
+    if sequence_length is not None and shape[1] is not None and shape[1] > sequence_length:
+        raise ValueError(
+            f"`{name}` has length {shape[1]}, longer than the model's `sequence_length` "
+            f"({sequence_length}). Truncate the inputs or build a model with a longer "
+            "`sequence_length`."
+        )
+    kind = _runtime_kind(token_ids)
+    if kind == "tf":
+        return _assert_ids_tf(token_ids, vocabulary_size, sequence_length, name)
+    if kind == "numpy":
+        _assert_ids_numpy(np.asarray(token_ids), vocabulary_size, sequence_length, name)
+    return token_ids
+
+
+def _assert_ids_numpy(ids, vocabulary_size, sequence_length, name):
+    if ids.size and (ids.min() < 0 or ids.max() >= vocabulary_size):
+        bad = ids[(ids < 0) | (ids >= vocabulary_size)]
+        raise ValueError(
+            f"`{name}` holds ids outside [0, {vocabulary_size}) (the vocabulary size): "
+            f"found {sorted(set(bad.tolist()))[:10]}. Was the data tokenized with a different "
+            "vocabulary?"
+        )
+    if sequence_length is not None and ids.ndim == 2 and ids.shape[1] > sequence_length:
+        raise ValueError(
+            f"`{name}` has length {ids.shape[1]}, longer than the model's `sequence_length` "
+            f"({sequence_length})."
+        )
+
+
+def _assert_ids_tf(ids, vocabulary_size, sequence_length, name):
+    """`ids` behind run-time assertions; they raise in eager and tf.function graphs (XLA
+    compiles them to nothing, hence `validate_batch`)."""
+    import tensorflow as tf
+
+    assertions = [
+        tf.debugging.assert_non_negative(
+            ids, message=f"`{name}` holds negative ids; valid ids are in [0, {vocabulary_size})."
+        )
+    ]
+    assertions.append(tf.debugging.assert_less(
+        ids,
+        tf.cast(vocabulary_size, ids.dtype),
+        message=f"`{name}` holds ids >= {vocabulary_size} (the vocabulary size). Was the data "
+        "tokenized with a different vocabulary?",
+    ))
+    if sequence_length is not None:
+        assertions.append(tf.debugging.assert_less_equal(
+            tf.shape(ids)[1],
+            sequence_length,
+            message=f"`{name}` is longer than the model's `sequence_length` ({sequence_length}).",
+        ))
+    with tf.control_dependencies([a for a in assertions if a is not None]):
+        return tf.identity(ids)
+
+
+def validate_batch(inputs, token_id_limits):
+    """Checks every token-id input of one batch of model inputs, outside any compiled step.
+
+    Args:
+        inputs: a dict of named inputs (or a single tensor for a single token-id input).
+        token_id_limits: dict `{input_name: (vocabulary_size, sequence_length)}` naming which
+            inputs hold token ids.
+    Returns:
+        `inputs`, with the token ids behind their assertions in graph mode.
+    """
+    if not isinstance(inputs, dict):
+        if len(token_id_limits) != 1:
+            return inputs
+        (name, (vocabulary_size, sequence_length)), = token_id_limits.items()
+        return check_token_ids(inputs, vocabulary_size, sequence_length, name)
+    inputs = dict(inputs)
+    for name, (vocabulary_size, sequence_length) in token_id_limits.items():
+        if name in inputs:
+            inputs[name] = check_token_ids(inputs[name], vocabulary_size, sequence_length, name)
+    return inputs
