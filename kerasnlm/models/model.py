@@ -1,6 +1,7 @@
 import keras
 import tensorflow as tf
 
+from kerasnlm.utils.checks import check_integer_dtype
 from kerasnlm.utils.checks import validate_batch
 
 
@@ -18,6 +19,15 @@ class Model(keras.Model):
     def token_id_limits(self):
         """`{input_name: (vocabulary_size, sequence_length)}` for each token-id input."""
         raise NotImplementedError
+
+    def call(self, inputs, *args, **kwargs):
+        # A Functional model casts inputs to the dtype of its `keras.Input`s: float ids would
+        # be truncated to integers without a word, so refuse them before that happens.
+        for name in self.token_id_limits():
+            value = inputs.get(name) if isinstance(inputs, dict) else None
+            if value is not None and hasattr(value, "dtype"):
+                check_integer_dtype(value, name)
+        return super().call(inputs, *args, **kwargs)
 
     def _checked(self, x):
         limits = self.token_id_limits()

@@ -32,6 +32,17 @@ def _runtime_kind(x):
     return None
 
 
+def check_integer_dtype(token_ids, name="token_ids"):
+    """Raises a TypeError unless `token_ids` has an integer dtype (floats are never cast)."""
+    dtype = keras.backend.standardize_dtype(token_ids.dtype)
+    if "int" not in dtype:
+        raise TypeError(
+            f"`{name}` must be an integer tensor of token ids; received dtype {dtype}. "
+            "Token ids come from a tokenizer; cast them with `ops.cast(x, 'int32')` only if "
+            "they are whole numbers."
+        )
+
+
 def check_token_ids(token_ids, vocabulary_size, sequence_length=None, name="token_ids"):
     """Raises a clear error for token ids a model cannot embed, and returns them.
 
@@ -44,13 +55,7 @@ def check_token_ids(token_ids, vocabulary_size, sequence_length=None, name="toke
         sequence_length: when given, `length` may not exceed it.
         name: the input's name, used in messages.
     """
-    dtype = keras.backend.standardize_dtype(token_ids.dtype)
-    if "int" not in dtype:
-        raise TypeError(
-            f"`{name}` must be an integer tensor of token ids; received dtype {dtype}. "
-            "Token ids come from a tokenizer; cast them with `ops.cast(x, 'int32')` only if "
-            "they are whole numbers."
-        )
+    check_integer_dtype(token_ids, name)
     shape = tuple(token_ids.shape)
     if len(shape) != 2:
         raise ValueError(f"`{name}` must have shape (batch, length); received shape {shape}.")
