@@ -1,0 +1,34 @@
+"""The code users copy must run: README.md's Python blocks and every public docstring Example."""
+
+import inspect
+import pathlib
+import re
+
+import pytest
+
+import kerasnlm
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+
+
+def public_classes():
+    for module in (kerasnlm.layers, kerasnlm.models, kerasnlm.tokenizers):
+        for name, obj in vars(module).items():
+            if inspect.isclass(obj) and obj is not kerasnlm.models.Model:
+                yield pytest.param(obj, id=f"{module.__name__}.{name}")
+
+
+@pytest.mark.parametrize("cls", list(public_classes()))
+def test_docstring_example_runs(cls):
+    blocks = PYTHON_BLOCK.findall(inspect.cleandoc(cls.__doc__ or ""))
+    assert blocks, f"{cls.__name__} has no ```python Example in its docstring"
+    for block in blocks:
+        exec(compile(block, f"<{cls.__name__} docstring>", "exec"), {})
+
+
+def test_readme_python_blocks_run():
+    blocks = PYTHON_BLOCK.findall((ROOT / "README.md").read_text())
+    assert blocks
+    for number, block in enumerate(blocks):
+        exec(compile(block, f"<README.md block {number}>", "exec"), {})
