@@ -1,0 +1,424 @@
+"""Readers: text files in common formats -> Python lists, and text -> a streaming `tf.data`.
+
+The `read_*` functions load a whole (small, labelled) file into Python lists: SST-style TSV,
+CSV, JSON lines, CoNLL columns, tab-separated translation pairs. Every error names the file
+and, where it applies, the 1-based line number.
+
+`text_dataset` is for corpora of any size: it streams plain-text files line by line with
+`tf.data` (several files are interleaved), so memory stays constant however large they are.
+"""
+
+import csv
+import glob
+import io
+import json
+import os
+import random
+
+import tensorflow as tf
+
+SHUFFLE_BUFFER_LINES = 10_000
+
+
+def _check_file(path):
+    """Returns `path` as a str; raises if it is not an existing, non-empty file."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"Expected a file path (str or os.PathLike); received {path!r}.")
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"File not found: '{path}'.")
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"File '{path}' is empty.")
+    return path
+
+
+def _lines(path):
+    """Yields `(line_number, text)` for each line of a UTF-8 file, without the line ending."""
+    path = _check_file(path)
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ValueError(
+                    f"'{path}', line {number}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at "
+                    f"column {e.start + 1}). Re-encode the file as UTF-8."
+                ) from None
+            yield number, text.rstrip("\r\n")
+
+
+def read_text(path, mode="lines"):
+    """Reads a plain-text file into a list of documents.
+
+    Args:
+        path: a UTF-8 text file.
+        mode: `"lines"`: each non-blank line is a document (stripped of surrounding
+            whitespace). `"paragraphs"`: documents are separated by blank (or
+            whitespace-only) lines; the lines of one paragraph are joined with `"\\n"`.
+
+    Returns:
+        A non-empty list of str.
+
+    Example:
+    ```python
+    import kerasnlm as knlm
+
+    lines = knlm.data.read_text(knlm.data.samples.english_text("valid"))
+    len(lines)  # 1000
+    ```
+    """
+    if mode not in ("lines", "paragraphs"):
+        raise ValueError(f"`mode` must be 'lines' or 'paragraphs'; received {mode!r}.")
+    documents, paragraph = [], []
+    for _, line in _lines(path):
+        line = line.strip()
+        if mode == "lines":
+            if line:
+                documents.append(line)
+        elif line:
+            paragraph.append(line)
+        elif paragraph:
+            documents.append("\n".join(paragraph))
+            paragraph = []
+    if paragraph:
+        documents.append("\n".join(paragraph))
+    if not documents:
+        raise ValueError(f"File '{path}' holds no text: every line is blank.")
+    return documents
+
+
+def _read_columns(path, rows, text_column, label_column, text_pair_column):
+    """Picks the named columns out of `(line_number, {column: value})` rows."""
+    names = [name for name in (text_column, text_pair_column, label_column) if name is not None]
+    columns = {name: [] for name in names}
+    for number, row in rows:
+        for name in names:
+            value = row.get(name)
+            if value is None:
+                raise ValueError(
+                    f"'{path}', line {number}: no value for column '{name}'. "
+                    f"Columns present: {sorted(row)}."
+                )
+            columns[name].append(value.strip() if isinstance(value, str) else value)
+    if not columns[text_column]:
+        raise ValueError(f"File '{path}' holds a header but no rows.")
+    outputs = [columns[text_column]]
+    if text_pair_column is not None:
+        outputs.append(columns[text_pair_column])
+    if label_column is not None:
+        labels = columns[label_column]
+        # Integer class ids are the common case ("0"/"1"); other labels stay strings.
+        try:
+            labels = [int(label) for label in labels]
+        except (TypeError, ValueError):
+            labels = [str(label) for label in labels]
+        outputs.append(labels)
+    return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+
+def _header_rows(path, lines, columns_used):
+    """Yields `(line_number, {column: value})` for a delimited file whose first line names columns."""
+    header = None
+    for number, fields in lines:
+        if header is None:
+            header = fields
+            missing = [c for c in columns_used if c is not None and c not in header]
+            if missing:
+                raise ValueError(
+                    f"'{path}': column '{missing[0]}' not found; the header (line {number}) "
+                    f"names {header}."
+                )
+            continue
+        if len(fields) != len(header):
+            raise ValueError(
+                f"'{path}', line {number}: {len(fields)} fields, but the header has "
+                f"{len(header)} ({header})."
+            )
+        yield number, dict(zip(header, fields))
+
+
+def read_tsv(path, text_column="sentence", label_column="label", text_pair_column=None):
+    """Reads a tab-separated file with a header line (GLUE style, e.g. SST-2).
+
+    Fields are split on TAB with no quoting (GLUE files contain bare `"`).
+
+    Args:
+        path: a UTF-8 `.tsv` file whose first line names the columns.
+        text_column: column holding the text.
+        label_column: column holding the label, or `None` for unlabelled data.
+        text_pair_column: column holding the second text of a pair, or `None`.
+
+    Returns:
+        `texts`, then `pairs` if `text_pair_column` is given, then `labels` if `label_column`
+        is given (a tuple when more than one). Texts are stripped of surrounding whitespace.
+        Labels are ints when every label is an integer, otherwise strs.
+
+    Example:
+    ```python
+    import kerasnlm as knlm
+
+    texts, labels = knlm.data.read_tsv(knlm.data.samples.sst2("dev"))
+    texts[0], labels[0]  # ("it 's a charming and often affecting journey .", 1)
+    ```
+    """
+    lines = ((n, line.split("\t")) for n, line in _lines(path) if line.strip())
+    rows = _header_rows(path, lines, (text_column, label_column, text_pair_column))
+    return _read_columns(path, rows, text_column, label_column, text_pair_column)
+
+
+def read_csv(path, text_column="sentence", label_column="label", text_pair_column=None):
+    """Reads a comma-separated file with a header line; standard CSV quoting.
+
+    Arguments and return values are those of `read_tsv`. A quoted field may span lines;
+    error messages give the line where a record ends.
+    """
+
+    def records():
+        text = io.StringIO("\n".join(line for _, line in _lines(path)))
+        reader = csv.reader(text)
+        for fields in reader:
+            if fields:
+                yield reader.line_num, fields
+
+    rows = _header_rows(path, records(), (text_column, label_column, text_pair_column))
+    return _read_columns(path, rows, text_column, label_column, text_pair_column)
+
+
+def read_jsonl(path, text_column="text", label_column="label", text_pair_column=None):
+    """Reads a JSON-lines file: one JSON object a line, columns are its keys.
+
+    Arguments and return values are those of `read_tsv`.
+    """
+
+    def rows():
+        for number, line in _lines(path):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"'{path}', line {number}: invalid JSON ({e.msg}).") from None
+            if not isinstance(row, dict):
+                raise ValueError(f"'{path}', line {number}: expected a JSON object.")
+            yield number, row
+
+    return _read_columns(path, rows(), text_column, label_column, text_pair_column)
+
+
+def read_conll(path, token_column=0, tag_column=-1):
+    """Reads a CoNLL-style column file into sentences of tokens and tags.
+
+    One token a line, columns separated by TAB (or, when a line has no TAB, by spaces).
+    A blank or whitespace-only line (WNUT-17 uses a lone TAB) ends a sentence; `-DOCSTART-`
+    lines mark document boundaries and are skipped. Every token line must have the same
+    number of columns (at least two).
+
+    Args:
+        path: a UTF-8 CoNLL file.
+        token_column: index of the token column.
+        tag_column: index of the tag column (the last by default).
+
+    Returns:
+        `(token_lists, tag_lists)`: two lists of lists of str, one inner list per sentence.
+
+    Example:
+    ```python
+    import kerasnlm as knlm
+
+    tokens, tags = knlm.data.read_conll(knlm.data.samples.wnut17("train"))
+    tokens[0][:3], tags[0][:3]
+    ```
+    """
+    token_lists, tag_lists, tokens, tags = [], [], [], []
+    num_columns = None
+    for number, line in _lines(path):
+        if not line.strip() or line.startswith("-DOCSTART-"):
+            if tokens:
+                token_lists.append(tokens)
+                tag_lists.append(tags)
+                tokens, tags = [], []
+            continue
+        fields = line.split("\t") if "\t" in line else line.split(" ")
+        if num_columns is None:
+            num_columns = len(fields)
+            if num_columns < 2:
+                raise ValueError(
+                    f"'{path}', line {number}: a CoNLL line needs a token and a tag column; "
+                    f"found 1 column in {line!r}."
+                )
+        if len(fields) != num_columns:
+            raise ValueError(
+                f"'{path}', line {number}: {len(fields)} columns, but the file's first token "
+                f"line has {num_columns}: {line!r}."
+            )
+        if not fields[token_column]:
+            raise ValueError(f"'{path}', line {number}: empty token in {line!r}.")
+        tokens.append(fields[token_column])
+        tags.append(fields[tag_column])
+    if tokens:
+        token_lists.append(tokens)
+        tag_lists.append(tags)
+    if not token_lists:
+        raise ValueError(f"File '{path}' holds no sentences.")
+    return token_lists, tag_lists
+
+
+def read_parallel(path):
+    """Reads tab-separated translation pairs: `source<TAB>target` a line.
+
+    Extra columns (Anki/Tatoeba releases add an attribution column) are ignored; blank lines
+    are skipped.
+
+    Returns:
+        `(sources, targets)`: two lists of str of equal length.
+
+    Example:
+    ```python
+    import kerasnlm as knlm
+
+    english, spanish = knlm.data.read_parallel(knlm.data.samples.spa_eng())
+    ```
+    """
+    sources, targets = [], []
+    for number, line in _lines(path):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
+            raise ValueError(
+                f"'{path}', line {number}: expected 'source<TAB>target'; received {line!r}."
+            )
+        sources.append(fields[0].strip())
+        targets.append(fields[1].strip())
+    if not sources:
+        raise ValueError(f"File '{path}' holds no sentence pairs.")
+    return sources, targets
+
+
+def resolve_texts(texts_or_files):
+    """Tells files from in-memory text: returns `("files", paths)`, `("texts", texts)` or
+    `("dataset", dataset)`, after validating them.
+
+    A str is a file path or a glob pattern (`"shards/*.txt"`); a list whose items are all
+    existing files is a list of files; any other list of str is text, one document an item.
+    """
+    if isinstance(texts_or_files, tf.data.Dataset):
+        spec = texts_or_files.element_spec
+        if not (isinstance(spec, tf.TensorSpec) and spec.dtype == tf.string and spec.shape.rank == 0):
+            raise TypeError(
+                "`texts_or_files`: a tf.data.Dataset must yield scalar strings; its elements "
+                f"are {spec}. Unbatch it or map it to one text per element."
+            )
+        return "dataset", texts_or_files
+    if isinstance(texts_or_files, (str, os.PathLike)):
+        pattern = os.fspath(texts_or_files)
+        paths = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not paths:
+            raise ValueError(f"`texts_or_files`: no file matches '{pattern}'.")
+        return "files", [_check_has_text(p) for p in paths]
+    if not isinstance(texts_or_files, (list, tuple)) or not texts_or_files:
+        raise TypeError(
+            "`texts_or_files` must be a file path, a non-empty list of file paths or texts, or "
+            f"a tf.data.Dataset of strings; received {type(texts_or_files).__name__}."
+        )
+    for i, item in enumerate(texts_or_files):
+        if not isinstance(item, (str, os.PathLike)):
+            raise TypeError(f"`texts_or_files[{i}]` must be a str; received {item!r}.")
+    is_file = [os.path.isfile(item) for item in texts_or_files]
+    if all(is_file):
+        return "files", [_check_has_text(p) for p in texts_or_files]
+    if any(is_file):
+        missing = texts_or_files[is_file.index(False)]
+        raise ValueError(
+            f"`texts_or_files` mixes file paths and other strings: '{missing}' is not a file."
+        )
+    if not any(text.strip() for text in texts_or_files):
+        raise ValueError("`texts_or_files`: every text is empty or whitespace.")
+    return "texts", list(texts_or_files)
+
+
+def _check_has_text(path):
+    """Checks that a file exists and holds a non-blank line, reading only up to that line."""
+    for _, line in _lines(path):
+        if line.strip():
+            return os.fspath(path)
+    raise ValueError(f"File '{path}' holds no text: every line is blank.")
+
+
+def _file_lines(path):
+    """Streams the non-blank lines of one file; a non-UTF-8 line fails with file and line."""
+
+    def check(number, line):
+        valid = tf.strings.regex_full_match(line, "(?s).*")  # RE2 fails on invalid UTF-8.
+        # (No quotes around the path: the assertion message would escape them.)
+        message = tf.strings.join([path, ", line ", tf.strings.as_string(number), ": not valid UTF-8."])
+        with tf.control_dependencies([tf.debugging.Assert(valid, [message])]):
+            return tf.identity(line)
+
+    lines = tf.data.TextLineDataset(path).enumerate(start=1)
+    lines = lines.filter(lambda number, line: tf.strings.length(tf.strings.strip(line)) > 0)
+    return lines.map(check)
+
+
+def _estimated_lines(path, probe_bytes=1 << 20):
+    """Line count of a file estimated from its size and the first `probe_bytes`."""
+    with open(path, "rb") as f:
+        head = f.read(probe_bytes)
+    return max(1, os.path.getsize(path) * max(1, head.count(b"\n")) // len(head))
+
+
+def text_dataset(texts_or_files, shuffle=False, seed=None, max_lines=None):
+    """A `tf.data.Dataset` of scalar strings, one document a line, streamed from files.
+
+    Files are read with `TextLineDataset` and interleaved (constant memory, whatever their
+    size); blank lines are dropped; a line that is not UTF-8 stops iteration with an error
+    naming the file and line. In-memory texts are used as given.
+
+    Args:
+        texts_or_files: a file path or glob, a list of paths, a list of texts, or a
+            `tf.data.Dataset` of scalar strings (used as is).
+        shuffle: whether to shuffle (file order and lines within a
+            `SHUFFLE_BUFFER_LINES`-line buffer; in-memory texts fully), anew each epoch.
+        seed: int seed for shuffling and sampling, for reproducible order.
+        max_lines: when the corpus is larger, keep a uniform random sample of about this
+            many lines instead (files are still read once, but only the sample goes on).
+
+    Returns:
+        A `tf.data.Dataset` of scalar `tf.string`.
+
+    Example:
+    ```python
+    import kerasnlm as knlm
+
+    lines = knlm.data.text_dataset(knlm.data.samples.english_text(), shuffle=True, seed=1)
+    next(iter(lines))  # a tf.string scalar
+    ```
+    """
+    kind, source = resolve_texts(texts_or_files)
+    if kind == "dataset":
+        return source
+    if kind == "texts":
+        texts = [text for text in source if text.strip()]
+        if max_lines is not None and len(texts) > max_lines:
+            texts = random.Random(seed).sample(texts, max_lines)
+        ds = tf.data.Dataset.from_tensor_slices(texts)
+        return ds.shuffle(len(texts), seed=seed) if shuffle else ds
+    ds = tf.data.Dataset.from_tensor_slices(source)
+    if shuffle:
+        ds = ds.shuffle(len(source), seed=seed)
+    ds = ds.interleave(
+        _file_lines,
+        cycle_length=min(len(source), 8),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    if max_lines is not None:
+        keep = max_lines / sum(_estimated_lines(p) for p in source)
+        if keep < 1:
+            # One uniform draw per line, from a seeded stream, so the sample is reproducible.
+            draws = tf.data.Dataset.random(seed=seed).map(lambda r: r % 1_000_000)
+            ds = tf.data.Dataset.zip(ds, draws).filter(lambda line, r: r < int(keep * 1e6))
+            ds = ds.map(lambda line, r: line)
+    if shuffle:
+        ds = ds.shuffle(SHUFFLE_BUFFER_LINES, seed=seed)
+    return ds

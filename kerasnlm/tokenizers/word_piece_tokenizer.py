@@ -1,0 +1,314 @@
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+from kerasnlm.data import readers
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def _load_vocabulary(vocabulary):
+    """A vocabulary file path or a list of tokens -> a validated list of tokens."""
+    if isinstance(vocabulary, (str, os.PathLike)):
+        tokens = []
+        for number, line in readers._lines(vocabulary):
+            if not line.strip():
+                raise ValueError(f"'{vocabulary}', line {number}: blank line in a vocabulary.")
+            tokens.append(line.strip())
+    elif isinstance(vocabulary, (list, tuple)):
+        tokens = list(vocabulary)
+        for i, token in enumerate(tokens):
+            if not isinstance(token, str) or not token.strip():
+                raise TypeError(f"`vocabulary[{i}]` must be a non-empty str; received {token!r}.")
+    else:
+        raise TypeError(
+            "`vocabulary` must be a file path or a list of str; received "
+            f"{type(vocabulary).__name__}."
+        )
+    if not tokens:
+        raise ValueError("`vocabulary` is empty.")
+    if tokens[0] != "[PAD]":
+        raise ValueError(
+            f"`vocabulary` must start with '[PAD]' (id 0, the padding id); it starts with "
+            f"{tokens[0]!r}."
+        )
+    missing = [t for t in SPECIAL_TOKENS if t not in tokens]
+    if missing:
+        raise ValueError(f"`vocabulary` lacks the special tokens {missing}.")
+    seen = {}
+    for i, token in enumerate(tokens):
+        if token in seen:
+            raise ValueError(f"`vocabulary` holds {token!r} twice, at ids {seen[token]} and {i}.")
+        seen[token] = i
+    return tokens
+
+
+def _string_tensor(inputs):
+    """Python strings, numpy arrays or tensors -> a tf.string Tensor or RaggedTensor."""
+    if isinstance(inputs, (tf.Tensor, tf.RaggedTensor)):
+        tensor = inputs
+    elif isinstance(inputs, (list, tuple)) and any(isinstance(x, (list, tuple)) for x in inputs):
+        tensor = tf.ragged.constant(inputs, dtype=tf.string)
+    else:
+        try:
+            tensor = tf.convert_to_tensor(inputs)
+        except (TypeError, ValueError):
+            raise TypeError(f"Expected strings; received {inputs!r:.200}.") from None
+    if tensor.dtype != tf.string:
+        raise TypeError(f"Expected strings; received a tensor of dtype {tensor.dtype.name}.")
+    return tensor
+
+
+def _flat(x):
+    return x.flat_values if isinstance(x, tf.RaggedTensor) else tf.reshape(x, [-1])
+
+
+@keras.saving.register_keras_serializable(package="kerasnlm")
+class WordPieceTokenizer(keras.layers.Layer):
+    """BERT's WordPiece tokenizer as a Keras layer: strings in, int32 token ids out.
+
+    Runs tensorflow-text's `FastBertNormalizer` and `FastWordpieceTokenizer` (BERT's
+    whitespace-and-punctuation split followed by greedy longest-match WordPiece, in one
+    C++ op), which measured about 8x faster than `tensorflow_text.BertTokenizer` here and,
+    being ordinary TensorFlow ops, runs the same eagerly, in `tf.data`, in a `tf.function`
+    and inside an exported SavedModel.
+
+    Shapes: strings of shape `()` -> int32 `(num_pieces,)`; `(batch,)` -> int32 ragged
+    `(batch, None)`; a ragged `(batch, None)` of words -> `(batch, None, None)`, the pieces of
+    each word. No special tokens are added: the pipelines in `kerasnlm.data` do that.
+
+    The vocabulary must start with `[PAD]` (id 0) and contain `[UNK]`, `[CLS]`, `[SEP]`,
+    `[MASK]` anywhere (so a BERT vocabulary, where `[UNK]` is 100, works); continuation pieces
+    start with `##`. Input that is not valid UTF-8 is an error.
+
+    Args:
+        vocabulary: path of a vocabulary file (one token a line) or a list of tokens.
+        lowercase: bool, lowercase the input first (BERT "uncased").
+        strip_accents: bool, remove accents (NFD, then drop combining marks). `None` follows
+            `lowercase`, as BERT does.
+        max_word_length: int, words longer than this many UTF-8 bytes become `[UNK]`.
+        **kwargs: passed to `keras.layers.Layer` (`name`...).
+
+    Example:
+    ```python
+    import kerasnlm as knlm
+
+    tokenizer = knlm.tokenizers.WordPieceTokenizer(knlm.data.samples.vocabulary())
+    ids = tokenizer(["The movie was great!", "Hello"])  # int32 ragged, 2 rows
+    tokenizer.detokenize(ids)  # [b"the movie was great !", b"hello"]
+    tokenizer.pad_id, tokenizer.cls_id, tokenizer.vocabulary_size  # 0, 2, 3886
+    ```
+
+    References:
+        - [Devlin et al., 2019](https://arxiv.org/abs/1810.04805) (BERT)
+        - [Song et al., 2021](https://arxiv.org/abs/2012.15524) (Fast WordPiece)
+    """
+
+    def __init__(
+        self, vocabulary, lowercase=True, strip_accents=None, max_word_length=100, **kwargs
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(lowercase, bool):
+            raise TypeError(f"`lowercase` must be a bool; received {lowercase!r}.")
+        if strip_accents is not None and not isinstance(strip_accents, bool):
+            raise TypeError(f"`strip_accents` must be a bool or None; received {strip_accents!r}.")
+        if not isinstance(max_word_length, int) or max_word_length < 1:
+            raise ValueError(
+                f"`max_word_length` must be a positive int; received {max_word_length!r}."
+            )
+        self.vocabulary = _load_vocabulary(vocabulary)
+        self.lowercase = lowercase
+        self.strip_accents = lowercase if strip_accents is None else strip_accents
+        self.max_word_length = max_word_length
+        # Strings and ragged tensors go to the TF ops as they are, whatever Keras backend.
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
+        self.built = True
+        # FastBertNormalizer has one switch for "lowercase + strip accents"; the two other
+        # combinations are composed from plain ops before it.
+        self._normalizer = tf_text.FastBertNormalizer(
+            lower_case_nfd_strip_accents=self.lowercase and self.strip_accents
+        )
+        self._wordpiece = tf_text.FastWordpieceTokenizer(
+            self.vocabulary,
+            max_bytes_per_word=max_word_length,
+            token_out_type=tf.int32,
+            unknown_token="[UNK]",
+            support_detokenization=True,
+        )
+        self._ids = {token: i for i, token in enumerate(self.vocabulary)}
+
+    @property
+    def vocabulary_size(self):
+        return len(self.vocabulary)
+
+    @property
+    def pad_id(self):
+        return self._ids["[PAD]"]
+
+    @property
+    def unk_id(self):
+        return self._ids["[UNK]"]
+
+    @property
+    def cls_id(self):
+        return self._ids["[CLS]"]
+
+    @property
+    def sep_id(self):
+        return self._ids["[SEP]"]
+
+    @property
+    def mask_id(self):
+        return self._ids["[MASK]"]
+
+    def get_vocabulary(self):
+        """The tokens, in id order (a copy)."""
+        return list(self.vocabulary)
+
+    def save_vocabulary(self, path):
+        """Writes the vocabulary to `path`, one token a line, readable by this class and BERT."""
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("".join(token + "\n" for token in self.vocabulary))
+
+    def _normalize(self, strings):
+        if self.lowercase and not self.strip_accents:
+            strings = tf_text.case_fold_utf8(strings)
+        elif self.strip_accents and not self.lowercase:
+            strings = tf_text.normalize_utf8(strings, "NFD")
+            strings = tf.strings.regex_replace(strings, r"\p{Mn}", "")
+        return self._normalizer.normalize(strings)
+
+    def call(self, inputs):
+        strings = _string_tensor(inputs)
+        scalar = strings.shape.rank == 0
+        if scalar:
+            strings = tf.expand_dims(strings, 0)
+        # RE2 matches only valid UTF-8; the tokenizer op would silently make such text [UNK].
+        valid = tf.strings.regex_full_match(_flat(strings), "(?s).*")
+        if tf.executing_eagerly():
+            if not np.all(valid.numpy()):
+                index = int(np.argmin(valid.numpy()))
+                raise ValueError(f"Input string at flat index {index} is not valid UTF-8.")
+        else:
+            message = "WordPieceTokenizer: input strings are not valid UTF-8 at flat indices"
+            check = tf.debugging.Assert(tf.reduce_all(valid), [message, tf.where(~valid)[:3]])
+            with tf.control_dependencies([check]):
+                strings = tf.identity(strings)
+        ids = self._wordpiece.tokenize(self._normalize(strings))
+        return ids[0] if scalar else ids
+
+    def detokenize(self, ids, skip_special_tokens=False):
+        """Token ids -> strings: pieces joined into words, words joined by single spaces.
+
+        `[PAD]` ids are always dropped. The text comes back normalized (lowercased if
+        `lowercase`, punctuation split off), not byte-identical to the input.
+
+        Args:
+            ids: int ids of shape `(num_pieces,)` (-> a scalar string) or `(batch, length)`,
+                dense or ragged (-> strings of shape `(batch,)`).
+            skip_special_tokens: also drop `[CLS]`, `[SEP]` and `[MASK]`.
+        """
+        if not isinstance(ids, (tf.Tensor, tf.RaggedTensor)):
+            ragged = isinstance(ids, (list, tuple)) and any(isinstance(x, (list, tuple)) for x in ids)
+            ids = tf.ragged.constant(ids) if ragged else tf.convert_to_tensor(ids)
+        if not ids.dtype.is_integer:
+            raise TypeError(f"`ids` must be integers; received dtype {ids.dtype.name}.")
+        ids = tf.cast(ids, tf.int32)
+        scalar = ids.shape.rank == 1
+        if scalar:
+            ids = tf.expand_dims(ids, 0)
+        if isinstance(ids, tf.Tensor):
+            ids = tf.RaggedTensor.from_tensor(ids)
+        flat = ids.flat_values
+        in_range = tf.reduce_all((flat >= 0) & (flat < self.vocabulary_size))
+        if tf.executing_eagerly():
+            if not in_range:
+                raise ValueError(
+                    f"`ids` must be in [0, {self.vocabulary_size}); received min "
+                    f"{int(tf.reduce_min(flat))}, max {int(tf.reduce_max(flat))}."
+                )
+        else:
+            with tf.control_dependencies([tf.debugging.Assert(in_range, ["ids out of range"])]):
+                ids = tf.identity(ids)
+        dropped = [self.pad_id]
+        if skip_special_tokens:
+            dropped += [self.cls_id, self.sep_id, self.mask_id]
+        keep = tf.reduce_all(tf.not_equal(ids.flat_values[:, None], dropped), axis=-1)
+        ids = tf.ragged.boolean_mask(ids, ids.with_flat_values(keep))
+        strings = self._wordpiece.detokenize(ids)
+        return strings[0] if scalar else strings
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary": self.get_vocabulary(),
+                "lowercase": self.lowercase,
+                "strip_accents": self.strip_accents,
+                "max_word_length": self.max_word_length,
+            }
+        )
+        return config
+
+    @classmethod
+    def train(
+        cls,
+        texts_or_files,
+        vocabulary_size=8000,
+        lowercase=True,
+        strip_accents=None,
+        max_lines=1_000_000,
+        seed=0,
+        **kwargs,
+    ):
+        """Learns a WordPiece vocabulary from text and returns a tokenizer that uses it.
+
+        Uses keras-hub's `compute_word_piece_vocabulary` (tensorflow-text's learner). The
+        vocabulary starts with `[PAD]`, `[UNK]`, `[CLS]`, `[SEP]`, `[MASK]` (ids 0-4), then
+        every character seen (alone and as a `##` continuation), then learned pieces; it holds
+        at most `vocabulary_size` tokens (the learner may stop a little short).
+
+        Args:
+            texts_or_files: a file path or glob, a list of paths (one document a line), a list
+                of texts, or a `tf.data.Dataset` of scalar strings.
+            vocabulary_size: int, the largest vocabulary to learn.
+            lowercase, strip_accents: as for the constructor; the vocabulary is learned on text
+                normalized the same way.
+            max_lines: a corpus with more lines (lists and files; a dataset is used as given) is
+                sampled down to about this many random lines; files are streamed, never loaded.
+            seed: seed of that sample.
+            **kwargs: passed to the constructor.
+
+        Example:
+        ```python
+        import kerasnlm as knlm
+
+        tokenizer = knlm.tokenizers.WordPieceTokenizer.train(
+            knlm.data.samples.english_text("valid"), vocabulary_size=1000)
+        tokenizer.save_vocabulary("vocab.txt")
+        ```
+        """
+        from keras_hub.tokenizers import compute_word_piece_vocabulary
+
+        if not isinstance(vocabulary_size, int) or vocabulary_size <= len(SPECIAL_TOKENS):
+            raise ValueError(
+                f"`vocabulary_size` must be an int > {len(SPECIAL_TOKENS)}; received "
+                f"{vocabulary_size!r}."
+            )
+        strip = lowercase if strip_accents is None else strip_accents
+        lines = readers.text_dataset(texts_or_files, max_lines=max_lines, seed=seed)
+        try:
+            vocabulary = compute_word_piece_vocabulary(
+                lines.batch(1024),
+                vocabulary_size,
+                lowercase=lowercase,
+                strip_accents=strip,
+                reserved_tokens=list(SPECIAL_TOKENS),
+            )
+        except StopIteration:  # The learner's word count found no word at all.
+            raise ValueError("`texts_or_files` holds no text to learn a vocabulary from.") from None
+        return cls(vocabulary, lowercase=lowercase, strip_accents=strip_accents, **kwargs)

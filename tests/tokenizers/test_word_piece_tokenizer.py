@@ -1,0 +1,269 @@
+import json
+import unicodedata
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kerasnlm as knlm
+from kerasnlm.tokenizers import SPECIAL_TOKENS
+from kerasnlm.tokenizers import WordPieceTokenizer
+
+samples = knlm.data.samples
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return WordPieceTokenizer(samples.vocabulary())
+
+
+@pytest.fixture(scope="module")
+def sentences():
+    """Real, unseen sentences of three registers: reviews, everyday English, tweets."""
+    sst2, _ = knlm.data.read_tsv(samples.sst2("dev"))
+    tweets, _ = knlm.data.read_conll(samples.wnut17("dev"))
+    return sst2 + knlm.data.read_text(samples.english_text("valid")) + [" ".join(t) for t in tweets]
+
+
+def bert_basic_tokenize(text):
+    """Reference: BERT's BasicTokenizer (uncased) in plain Python, written from the paper's code.
+
+    Drops NUL, U+FFFD and control/format characters, lowercases, strips accents (NFD, drop
+    combining marks), splits on whitespace and on punctuation (ASCII symbols and Unicode P*).
+    """
+    kept = []
+    for char in text:
+        if char in "\t\n\r" or unicodedata.category(char) == "Zs":
+            kept.append(" ")
+        elif ord(char) not in (0, 0xFFFD) and unicodedata.category(char) not in ("Cc", "Cf"):
+            kept.append(char)
+    words = []
+    for word in "".join(kept).split():
+        word = unicodedata.normalize("NFD", word.lower())
+        word = "".join(c for c in word if unicodedata.category(c) != "Mn")
+        current = ""
+        for char in word:
+            code = ord(char)
+            ascii_symbol = 33 <= code <= 47 or 58 <= code <= 64 or 91 <= code <= 96 or 123 <= code <= 126
+            if ascii_symbol or unicodedata.category(char).startswith("P"):
+                words += [current, char] if current else [char]
+                current = ""
+            else:
+                current += char
+        if current:
+            words.append(current)
+    return " ".join(words)
+
+
+def test_round_trip_equals_bert_normalized_text_on_real_sentences(tokenizer, sentences):
+    ids = tokenizer(sentences)
+    assert isinstance(ids, tf.RaggedTensor) and ids.dtype == tf.int32
+    assert ids.nrows() == len(sentences) == 872 + 1000 + 500
+    decoded = [s.decode("utf-8") for s in tokenizer.detokenize(ids).numpy()]
+    has_unknown = [tokenizer.unk_id in row for row in ids.to_list()]
+    # Emoji and rare symbols of the tweets are [UNK]: detokenize cannot restore those words.
+    assert sum(has_unknown) < 0.03 * len(sentences)
+    compared = 0
+    for sentence, text, unknown in zip(sentences, decoded, has_unknown):
+        if not unknown:
+            assert text == bert_basic_tokenize(sentence), sentence
+            compared += 1
+    assert compared > 2300
+
+
+def test_same_ids_eagerly_in_dataset_map_in_tf_function_and_in_saved_model(
+    tokenizer, sentences, tmp_path
+):
+    texts = sentences[::5]
+    eager = tokenizer(texts).to_list()
+    mapped = []
+    for batch in tf.data.Dataset.from_tensor_slices(texts).batch(64).map(tokenizer):
+        mapped += batch.to_list()
+    per_element = [x.numpy().tolist() for x in tf.data.Dataset.from_tensor_slices(texts).map(tokenizer)]
+    graph = tf.function(lambda x: tokenizer(x), input_signature=[tf.TensorSpec([None], tf.string)])
+    assert mapped == eager
+    assert per_element == eager
+    assert graph(tf.constant(texts)).to_list() == eager
+
+    module = tf.Module()
+    module.tokenize = tf.function(
+        lambda x: tokenizer(x).to_tensor(), input_signature=[tf.TensorSpec([None], tf.string)]
+    )
+    tf.saved_model.save(module, str(tmp_path / "exported"))
+    reloaded = tf.saved_model.load(str(tmp_path / "exported"))
+    dense = tokenizer(texts).to_tensor().numpy()
+    np.testing.assert_array_equal(reloaded.tokenize(tf.constant(texts)).numpy(), dense)
+
+
+def test_config_and_keras_serialization_round_trip(tokenizer, sentences):
+    config = tokenizer.get_config()
+    assert config["vocabulary"] == tokenizer.get_vocabulary()
+    assert (config["lowercase"], config["strip_accents"], config["max_word_length"]) == (True, True, 100)
+    restored = WordPieceTokenizer.from_config(config)
+    # What a `.keras` file stores: the registered name and a JSON config.
+    serialized = json.loads(json.dumps(keras.saving.serialize_keras_object(tokenizer)))
+    assert serialized["registered_name"] == "kerasnlm>WordPieceTokenizer"
+    deserialized = keras.saving.deserialize_keras_object(serialized)
+    assert isinstance(deserialized, WordPieceTokenizer)
+    expected = tokenizer(sentences[:300]).to_list()
+    assert restored(sentences[:300]).to_list() == expected
+    assert deserialized(sentences[:300]).to_list() == expected
+
+
+def test_special_token_ids_and_vocabulary_file_round_trip(tokenizer, tmp_path):
+    assert tokenizer.get_vocabulary()[:5] == list(SPECIAL_TOKENS)
+    assert (tokenizer.pad_id, tokenizer.unk_id, tokenizer.cls_id) == (0, 1, 2)
+    assert (tokenizer.sep_id, tokenizer.mask_id, tokenizer.vocabulary_size) == (3, 4, 3886)
+    tokenizer.save_vocabulary(tmp_path / "vocab.txt")
+    lines = (tmp_path / "vocab.txt").read_text(encoding="utf-8").split("\n")
+    assert lines[:-1] == tokenizer.get_vocabulary() and lines[-1] == ""
+    reloaded = WordPieceTokenizer(str(tmp_path / "vocab.txt"))
+    assert reloaded("it 's a charming journey").numpy().tolist() == tokenizer(
+        "it 's a charming journey"
+    ).numpy().tolist()
+
+
+def test_bert_layout_vocabulary_finds_special_tokens_by_name():
+    # BERT's own layout: [PAD]=0, [unused*], [UNK]=100, [CLS]=101, [SEP]=102, [MASK]=103.
+    vocabulary = ["[PAD]"] + [f"[unused{i}]" for i in range(99)]
+    vocabulary += ["[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "##s", "."]
+    tokenizer = WordPieceTokenizer(vocabulary)
+    assert (tokenizer.unk_id, tokenizer.cls_id, tokenizer.sep_id, tokenizer.mask_id) == (
+        100,
+        101,
+        102,
+        103,
+    )
+    assert tokenizer("The cats sat. Dog").numpy().tolist() == [104, 105, 107, 106, 108, 100]
+
+
+def test_shapes_scalar_batch_and_words():
+    tokenizer = WordPieceTokenizer(samples.vocabulary())
+    scalar = tokenizer("hello world")
+    assert isinstance(scalar, tf.Tensor) and scalar.shape.rank == 1
+    assert tokenizer.detokenize(scalar).numpy() == b"hello world"
+    words = tokenizer(tf.ragged.constant([["Hello", "worlds"], ["x"]]))
+    assert words.shape.rank == 3
+    assert words.row_lengths(axis=1).numpy().tolist() == [2, 1]
+    assert words.to_list()[0] == [tokenizer("hello").numpy().tolist(), tokenizer("worlds").numpy().tolist()]
+
+
+def test_detokenize_drops_padding_and_optionally_special_tokens(tokenizer):
+    ids = tokenizer(["a good film", "bad"]).to_tensor()  # padded with 0
+    framed = np.concatenate(
+        [np.full((2, 1), tokenizer.cls_id), ids.numpy(), np.full((2, 1), tokenizer.sep_id)], axis=1
+    )
+    assert tokenizer.detokenize(ids).numpy().tolist() == [b"a good film", b"bad"]
+    assert tokenizer.detokenize(framed).numpy().tolist() == [
+        b"[CLS] a good film [SEP]",
+        b"[CLS] bad [SEP]",  # the [PAD] ids between are dropped
+    ]
+    assert tokenizer.detokenize(framed, skip_special_tokens=True).numpy().tolist() == [
+        b"a good film",
+        b"bad",
+    ]
+    with pytest.raises(ValueError, match=r"\[0, 3886\)"):
+        tokenizer.detokenize([[5, 3886]])
+    with pytest.raises(TypeError, match="integers"):
+        tokenizer.detokenize(np.array([[1.5]]))
+
+
+@pytest.mark.parametrize(
+    "lowercase, strip_accents, expected",
+    [
+        (True, None, "cafe naive ."),
+        (True, False, "café naïve ."),
+        (False, True, "Cafe Naive ."),
+        (False, False, "Café Naïve ."),
+    ],
+)
+def test_lowercase_and_accent_options(lowercase, strip_accents, expected):
+    letters = sorted(set("CafeNaivecafenaiveéïÉ"))
+    vocabulary = list(SPECIAL_TOKENS) + ["."] + letters + ["##" + c for c in letters]
+    tokenizer = WordPieceTokenizer(vocabulary, lowercase=lowercase, strip_accents=strip_accents)
+    ids = tokenizer("Café Naïve.")
+    assert tokenizer.unk_id not in ids.numpy().tolist()
+    assert tokenizer.detokenize(ids).numpy().decode("utf-8") == expected
+
+
+def test_max_word_length_turns_long_words_into_unknown(tokenizer):
+    short = WordPieceTokenizer(samples.vocabulary(), max_word_length=8)
+    assert short("charming").numpy().tolist() == tokenizer("charming").numpy().tolist()
+    assert short("charmingly").numpy().tolist() == [short.unk_id]
+
+
+def test_train_on_real_text_from_list_file_and_dataset(tmp_path):
+    lines = knlm.data.read_text(samples.english_text())[:3000]
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    from_list = WordPieceTokenizer.train(lines, vocabulary_size=800)
+    vocabulary = from_list.get_vocabulary()
+    assert vocabulary[:5] == list(SPECIAL_TOKENS)
+    assert 600 < len(vocabulary) <= 800
+    assert len(set(vocabulary)) == len(vocabulary)
+    assert WordPieceTokenizer.train(str(path), vocabulary_size=800).get_vocabulary() == vocabulary
+    dataset = tf.data.Dataset.from_tensor_slices(lines)
+    assert WordPieceTokenizer.train(dataset, vocabulary_size=800).get_vocabulary() == vocabulary
+    # The learned pieces cover unseen text of the same kind, and words round-trip.
+    valid = knlm.data.read_text(samples.english_text("valid"))
+    ids = from_list(valid)
+    assert np.mean(ids.flat_values.numpy() == from_list.unk_id) < 0.005
+    # Subword units were learned: common words are single pieces, so fewer pieces than characters.
+    assert ids.flat_values.shape[0] < 0.5 * sum(len(line) for line in valid)
+    assert from_list.detokenize(from_list("the weather is nice today")).numpy() == (
+        b"the weather is nice today"
+    )
+
+
+def test_train_errors():
+    with pytest.raises(ValueError, match="vocabulary_size"):
+        WordPieceTokenizer.train(["some text"], vocabulary_size=3)
+    with pytest.raises(ValueError, match="every text is empty"):
+        WordPieceTokenizer.train(["", "   "], vocabulary_size=100)
+    with pytest.raises(ValueError, match="File not found: 'no/such/file.txt'"):
+        WordPieceTokenizer.train("no/such/file.txt", vocabulary_size=100)
+
+
+def test_vocabulary_errors(tmp_path):
+    with pytest.raises(ValueError, match="`vocabulary` is empty"):
+        WordPieceTokenizer([])
+    with pytest.raises(ValueError, match=r"must start with '\[PAD\]'.*'\[UNK\]'"):
+        WordPieceTokenizer(["[UNK]", "[PAD]", "[CLS]", "[SEP]", "[MASK]", "a"])
+    with pytest.raises(ValueError, match=r"lacks the special tokens \['\[MASK\]'\]"):
+        WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a"])
+    with pytest.raises(ValueError, match="'a' twice, at ids 5 and 6"):
+        WordPieceTokenizer(list(SPECIAL_TOKENS) + ["a", "a"])
+    with pytest.raises(TypeError, match=r"`vocabulary\[5\]` must be a non-empty str"):
+        WordPieceTokenizer(list(SPECIAL_TOKENS) + [7])
+    with pytest.raises(TypeError, match="file path or a list of str"):
+        WordPieceTokenizer({"[PAD]": 0})
+    with pytest.raises(ValueError, match="File not found: '.*missing.txt'"):
+        WordPieceTokenizer(str(tmp_path / "missing.txt"))
+    (tmp_path / "empty.txt").write_bytes(b"")
+    with pytest.raises(ValueError, match="empty.txt' is empty"):
+        WordPieceTokenizer(str(tmp_path / "empty.txt"))
+    (tmp_path / "latin1.txt").write_bytes("\n".join(SPECIAL_TOKENS).encode() + b"\ncaf\xe9\n")
+    with pytest.raises(ValueError, match="latin1.txt', line 6: not valid UTF-8"):
+        WordPieceTokenizer(str(tmp_path / "latin1.txt"))
+    (tmp_path / "blank.txt").write_text("[PAD]\n\n[UNK]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="blank.txt', line 2: blank line"):
+        WordPieceTokenizer(str(tmp_path / "blank.txt"))
+
+
+def test_argument_and_input_errors(tokenizer):
+    with pytest.raises(TypeError, match="`lowercase` must be a bool"):
+        WordPieceTokenizer(samples.vocabulary(), lowercase="yes")
+    with pytest.raises(TypeError, match="`strip_accents` must be a bool or None"):
+        WordPieceTokenizer(samples.vocabulary(), strip_accents=1)
+    with pytest.raises(ValueError, match="`max_word_length` must be a positive int; received 0"):
+        WordPieceTokenizer(samples.vocabulary(), max_word_length=0)
+    with pytest.raises(TypeError, match="Expected strings; received a tensor of dtype int32"):
+        tokenizer([1, 2])
+    with pytest.raises(TypeError, match="Expected strings"):
+        tokenizer(["a", 3])
+    with pytest.raises(ValueError, match="index 1 is not valid UTF-8"):
+        tokenizer([b"fine", b"caf\xe9"])
+    graph = tf.function(lambda x: tokenizer(x))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="not valid UTF-8"):
+        graph(tf.constant([b"fine", b"caf\xe9"]))
