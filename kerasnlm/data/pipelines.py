@@ -1,0 +1,557 @@
+"""tf.data pipelines: text -> `(x, y, sample_weight)` batches for each training objective.
+
+Every pipeline pads to a fixed `sequence_length` (static shapes, so an XLA-compiled step
+compiles once), gives int32 ids and a bool `padding_mask`, tokenizes whole batches at a time
+with `num_parallel_calls=AUTOTUNE`, prefetches, and is deterministic under `seed` (shuffle
+order and, for masked LM, the masks of every epoch). Text longer than `sequence_length`
+pieces is truncated (pretraining from files streams with constant memory; see
+`kerasnlm.data.text_dataset`).
+
+Where the objectives differ:
+- `masked_lm_dataset`: `[CLS] text [SEP]`, 15% of pieces (or whole words) masked BERT's way,
+  a new mask every epoch.
+- `causal_lm_dataset`: documents joined by `[SEP]` and cut into full windows.
+- `classification_dataset`: `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]` and a class id.
+- `token_classification_dataset`: word tags on the first piece of each word (`word_start_positions`
+  maps predictions back to words).
+- `seq2seq_dataset`: source ids; decoder input `[CLS] t` and target `t [SEP]`.
+"""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+from kerasnlm.data import readers
+
+AUTOTUNE = tf.data.AUTOTUNE
+CAUSAL_SHUFFLE_WINDOWS = 1_000
+
+
+def _check_common(tokenizer, sequence_length, batch_size, minimum_length=2):
+    for name in ("cls_id", "sep_id", "pad_id", "mask_id", "vocabulary_size"):
+        if not hasattr(tokenizer, name):
+            raise TypeError(
+                f"`tokenizer` must be a kerasnlm WordPieceTokenizer (it has no `{name}`); "
+                f"received {type(tokenizer).__name__}."
+            )
+    if not isinstance(sequence_length, int) or sequence_length < minimum_length:
+        raise ValueError(
+            f"`sequence_length` must be an int >= {minimum_length}; received {sequence_length!r}."
+        )
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"`batch_size` must be a positive int; received {batch_size!r}.")
+
+
+def _string_list(values, name):
+    """A list/tuple/array of str -> list of str, or a TypeError naming the bad item."""
+    if isinstance(values, np.ndarray):
+        values = values.tolist()
+    if not isinstance(values, (list, tuple)) or not values:
+        raise TypeError(f"`{name}` must be a non-empty list of str; received {type(values).__name__}.")
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            raise TypeError(f"`{name}[{i}]` must be a str; received {value!r}.")
+    return list(values)
+
+
+def _column(ragged, value):
+    """A `(batch, 1)` column of `value`, to concatenate to the ragged `(batch, None)`."""
+    return tf.fill([ragged.nrows(), 1], tf.cast(value, ragged.dtype))
+
+
+def _wrap(pieces, start, end, length):
+    """Ragged `(batch, None)` -> `[start] pieces[:length - 2] [end]`, still ragged."""
+    return tf.concat(
+        [_column(pieces, start), pieces[:, : length - 2], _column(pieces, end)], axis=1
+    )
+
+
+def _pad(ragged, length, value=0):
+    """Ragged `(batch, None)` -> dense `(batch, length)`, and the bool mask of real entries."""
+    dense = ragged.to_tensor(default_value=tf.cast(value, ragged.dtype), shape=[None, length])
+    return dense, tf.sequence_mask(ragged.row_lengths(), length)
+
+
+def masked_lm_dataset(
+    texts_or_files,
+    tokenizer,
+    sequence_length=128,
+    batch_size=32,
+    mask_rate=0.15,
+    max_predictions=None,
+    whole_word_masking=False,
+    shuffle=True,
+    seed=None,
+):
+    """Batches for masked-language-model pretraining (BERT's objective).
+
+    Each document (a line of a file, or an item of a list) becomes `[CLS] pieces [SEP]`,
+    truncated to `sequence_length` and padded with `[PAD]`. Then, on every pass over the
+    data, a fresh random mask: `mask_rate` of the pieces that are not `[CLS]`/`[SEP]`/`[PAD]`
+    are chosen (per sequence, `n * mask_rate` rounded up or down at random so the rate is
+    exact on average); of those, 80% become `[MASK]`, 10% a random non-special token and 10%
+    stay as they are. With `whole_word_masking`, words are chosen instead of pieces and all
+    pieces of a chosen word are masked. The last incomplete batch is dropped.
+
+    Shapes: x = `{"token_ids": int32 (B, L), "padding_mask": bool (B, L),
+    "mask_positions": int32 (B, P)}`, y = int32 `(B, P)` original ids at those positions,
+    sample_weight = float32 `(B, P)`, 1 for real predictions and 0 for unused slots (whose
+    position is 0). `L = sequence_length`, `P = max_predictions`.
+
+    Args:
+        texts_or_files: a file path or glob, a list of paths (streamed, one document a line),
+            a list of texts, or a `tf.data.Dataset` of scalar strings.
+        tokenizer: a `kerasnlm.tokenizers.WordPieceTokenizer`.
+        sequence_length: int, `L`.
+        batch_size: int, `B`.
+        mask_rate: float in (0, 1), the fraction of pieces to predict.
+        max_predictions: int, `P`, the most predictions per sequence. Defaults to
+            `ceil(sequence_length * mask_rate)`, which piece masking never exceeds; past it
+            (possible with whole words) the extra chosen pieces are left unmasked.
+        whole_word_masking: bool, mask whole words rather than single pieces.
+        shuffle: bool, shuffle documents each epoch (`False` for evaluation).
+        seed: int, makes order and masks reproducible (masks still change every epoch).
+
+    Example:
+    ```python
+    import kerasnlm as knlm
+
+    tokenizer = knlm.tokenizers.WordPieceTokenizer(knlm.data.samples.vocabulary())
+    ds = knlm.data.masked_lm_dataset(
+        knlm.data.samples.english_text(), tokenizer, sequence_length=64, seed=0)
+    x, y, sample_weight = next(iter(ds))  # x["token_ids"]: (32, 64), y: (32, 10)
+    ```
+
+    References:
+        - [Devlin et al., 2019](https://arxiv.org/abs/1810.04805)
+    """
+    _check_common(tokenizer, sequence_length, batch_size, minimum_length=3)
+    if not isinstance(mask_rate, (int, float)) or not 0 < mask_rate < 1:
+        raise ValueError(f"`mask_rate` must be a float in (0, 1); received {mask_rate!r}.")
+    if max_predictions is None:
+        max_predictions = math.ceil(sequence_length * mask_rate)
+    if not isinstance(max_predictions, int) or not 1 <= max_predictions <= sequence_length:
+        raise ValueError(
+            f"`max_predictions` must be an int in [1, sequence_length={sequence_length}]; "
+            f"received {max_predictions!r}."
+        )
+    lines = readers.text_dataset(texts_or_files, shuffle=shuffle, seed=seed)
+
+    def tokenize(strings):
+        pieces = _wrap(tokenizer(strings), tokenizer.cls_id, tokenizer.sep_id, sequence_length)
+        return _pad(pieces, sequence_length, tokenizer.pad_id)
+
+    vocabulary = tokenizer.get_vocabulary()
+    specials = (tokenizer.pad_id, tokenizer.cls_id, tokenizer.sep_id, tokenizer.unk_id, tokenizer.mask_id)
+    replacements = tf.constant([i for i in range(len(vocabulary)) if i not in specials], tf.int32)
+    is_continuation = tf.constant([token.startswith("##") for token in vocabulary])
+
+    def mask(token_ids, padding_mask, seed_pair):
+        # Stateless ops seeded per batch by a seeded stream that is redrawn every epoch
+        # (`Dataset.random(rerandomize_each_iteration=True)`): reproducible, yet a new mask
+        # each epoch, unlike a cached mask or an op-level seed that restarts with the iterator.
+        seeds = tf.random.experimental.stateless_split(seed_pair, 4)
+        shape = tf.shape(token_ids)
+        eligible = padding_mask & (token_ids != tokenizer.cls_id) & (token_ids != tokenizer.sep_id)
+        # The units chosen among: pieces, or words (the pieces that do not start with "##").
+        units = eligible & ~tf.gather(is_continuation, token_ids) if whole_word_masking else eligible
+        unit_scores = tf.ragged.boolean_mask(tf.random.stateless_uniform(shape, seeds[0]), units)
+        unit_scores = unit_scores.to_tensor(default_value=2.0, shape=[None, sequence_length])
+        unit_of_piece = tf.maximum(tf.cumsum(tf.cast(units, tf.int32), axis=1) - 1, 0)
+        piece_scores = tf.gather(unit_scores, unit_of_piece, batch_dims=1)
+        # Choose the k lowest-scored units, k = n * mask_rate rounded at random (unbiased).
+        n = tf.reduce_sum(tf.cast(units, tf.float32), axis=1)
+        k = tf.cast(n * mask_rate + tf.random.stateless_uniform(shape[:1], seeds[1]), tf.int32)
+        kth_score = tf.gather(tf.sort(unit_scores, axis=1), tf.maximum(k - 1, 0), batch_dims=1)
+        chosen = eligible & (piece_scores <= kth_score[:, None]) & (k > 0)[:, None]
+        # The first `max_predictions` chosen positions, in order; unused slots point at 0.
+        positions = tf.where(chosen, tf.range(sequence_length), sequence_length)
+        positions = tf.sort(positions, axis=1)[:, :max_predictions]
+        weights = positions < sequence_length
+        positions = tf.where(weights, positions, 0)
+        kept = tf.one_hot(positions, sequence_length) * tf.cast(weights, tf.float32)[..., None]
+        chosen = tf.reduce_max(kept, axis=1) > 0
+        # 80% [MASK], 10% a random token, 10% unchanged.
+        draw = tf.random.stateless_uniform(shape, seeds[2])
+        random_ids = tf.gather(
+            replacements,
+            tf.random.stateless_uniform(shape, seeds[3], maxval=len(replacements), dtype=tf.int32),
+        )
+        masked = tf.where(chosen & (draw < 0.9), random_ids, token_ids)
+        masked = tf.where(chosen & (draw < 0.8), tokenizer.mask_id, masked)
+        x = {"token_ids": masked, "padding_mask": padding_mask, "mask_positions": positions}
+        return x, tf.gather(token_ids, positions, batch_dims=1), tf.cast(weights, tf.float32)
+
+    batches = lines.batch(batch_size, drop_remainder=True).map(tokenize, num_parallel_calls=AUTOTUNE)
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    batches = tf.data.Dataset.zip(batches, seeds)
+    batches = batches.map(lambda ids_and_mask, s: mask(*ids_and_mask, s), num_parallel_calls=AUTOTUNE)
+    return batches.prefetch(AUTOTUNE)
+
+
+def causal_lm_dataset(
+    texts_or_files, tokenizer, sequence_length=128, batch_size=32, shuffle=True, seed=None
+):
+    """Batches for next-token (GPT-style) pretraining.
+
+    Documents are tokenized, each followed by `[SEP]` (the end-of-document token), joined
+    into one stream and cut into windows of `sequence_length + 1` pieces; the last incomplete
+    window and batch are dropped. Every window is full, so nothing is padded.
+
+    Shapes: x = `{"token_ids": int32 (B, L), "padding_mask": bool (B, L)}` (all True),
+    y = int32 `(B, L)`, the next piece at each position (`window[1:]`), sample_weight =
+    float32 `(B, L)` of ones.
+
+    Args:
+        texts_or_files: a file path or glob, a list of paths (streamed, one document a line),
+            a list of texts, or a `tf.data.Dataset` of scalar strings.
+        tokenizer: a `kerasnlm.tokenizers.WordPieceTokenizer`.
+        sequence_length: int, `L`.
+        batch_size: int, `B`.
+        shuffle: bool, shuffle documents and windows each epoch.
+        seed: int, makes the order reproducible.
+
+    Example:
+    ```python
+    import kerasnlm as knlm
+
+    tokenizer = knlm.tokenizers.WordPieceTokenizer(knlm.data.samples.vocabulary())
+    ds = knlm.data.causal_lm_dataset(knlm.data.samples.english_text(), tokenizer, seed=0)
+    x, y, sample_weight = next(iter(ds))  # (32, 128) each
+    ```
+    """
+    _check_common(tokenizer, sequence_length, batch_size)
+    kind, source = readers.resolve_texts(texts_or_files)
+    if kind == "texts":
+        tokens = int(tf.reduce_sum(tokenizer(source).row_lengths())) + len(source)
+        if tokens // (sequence_length + 1) < batch_size:
+            raise ValueError(
+                f"`texts_or_files` holds {tokens} pieces (with separators), fewer than one batch "
+                f"of {batch_size} windows of {sequence_length + 1}."
+            )
+    lines = readers.text_dataset(texts_or_files, shuffle=shuffle, seed=seed)
+
+    def tokenize(strings):
+        pieces = tokenizer(strings)
+        return tf.concat([pieces, _column(pieces, tokenizer.sep_id)], axis=1).flat_values
+
+    windows = lines.batch(256).map(tokenize, num_parallel_calls=AUTOTUNE)
+    windows = windows.rebatch(sequence_length + 1, drop_remainder=True)
+    if shuffle:
+        windows = windows.shuffle(CAUSAL_SHUFFLE_WINDOWS, seed=seed)
+
+    def split(window):
+        ids = window[:, :-1]
+        x = {"token_ids": ids, "padding_mask": tf.ones_like(ids, tf.bool)}
+        return x, window[:, 1:], tf.ones_like(ids, tf.float32)
+
+    batches = windows.batch(batch_size, drop_remainder=True).map(split, num_parallel_calls=AUTOTUNE)
+    return batches.prefetch(AUTOTUNE)
+
+
+def classification_dataset(
+    texts,
+    labels,
+    tokenizer,
+    sequence_length=128,
+    batch_size=32,
+    text_pairs=None,
+    num_classes=None,
+    shuffle=True,
+    seed=None,
+):
+    """Batches for sequence classification of single texts or text pairs.
+
+    A text becomes `[CLS] a [SEP]`, a pair `[CLS] a [SEP] b [SEP]`, truncated to
+    `sequence_length` (pairs one piece at a time from the longer text) and padded. The last
+    batch may be smaller, so that evaluation sees every example.
+
+    Shapes: x = `{"token_ids": int32 (B, L), "padding_mask": bool (B, L)}`, y = int32 `(B,)`,
+    sample_weight = float32 `(B,)` of ones.
+
+    Args:
+        texts: list of str.
+        labels: list of int class ids, one per text.
+        tokenizer: a `kerasnlm.tokenizers.WordPieceTokenizer`.
+        sequence_length: int, `L`.
+        batch_size: int, `B`.
+        text_pairs: list of str, the second text of each pair, or `None`.
+        num_classes: int; when given, every label must be in `[0, num_classes)`.
+        shuffle: bool, shuffle examples each epoch (`False` for evaluation and prediction).
+        seed: int, makes the order reproducible.
+
+    Example:
+    ```python
+    import kerasnlm as knlm
+
+    tokenizer = knlm.tokenizers.WordPieceTokenizer(knlm.data.samples.vocabulary())
+    texts, labels = knlm.data.read_tsv(knlm.data.samples.sst2("train"))
+    ds = knlm.data.classification_dataset(texts, labels, tokenizer, num_classes=2, seed=0)
+    ```
+    """
+    _check_common(tokenizer, sequence_length, batch_size, minimum_length=3 if text_pairs else 2)
+    texts = _string_list(texts, "texts")
+    if isinstance(labels, np.ndarray):
+        labels = labels.tolist()
+    if not isinstance(labels, (list, tuple)) or len(labels) != len(texts):
+        raise ValueError(f"`labels` must be a list with one label per text ({len(texts)}).")
+    for i, label in enumerate(labels):
+        if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
+            raise TypeError(
+                f"`labels[{i}]` must be an int class id; received {label!r}. Map label names to "
+                "ids first, e.g. `[names.index(label) for label in labels]`."
+            )
+        if label < 0 or (num_classes is not None and label >= num_classes):
+            raise ValueError(
+                f"`labels[{i}]` is {label}, outside [0, {num_classes if num_classes else 'inf'})"
+                f"{' (num_classes)' if num_classes else ''}."
+            )
+    inputs = texts
+    if text_pairs is not None:
+        inputs = (texts, _string_list(text_pairs, "text_pairs"))
+        if len(inputs[1]) != len(texts):
+            raise ValueError(f"`text_pairs` must hold one text per text ({len(texts)}).")
+    ds = tf.data.Dataset.from_tensor_slices((inputs, tf.constant(labels, tf.int32)))
+    if shuffle:
+        ds = ds.shuffle(len(texts), seed=seed)
+    cls, sep = tokenizer.cls_id, tokenizer.sep_id
+
+    def pack(inputs, labels):
+        if text_pairs is None:
+            pieces = _wrap(tokenizer(inputs), cls, sep, sequence_length)
+        else:
+            a, b = tf_text.RoundRobinTrimmer(sequence_length - 3).trim(
+                [tokenizer(inputs[0]), tokenizer(inputs[1])]
+            )
+            pieces = tf.concat([_wrap(a, cls, sep, sequence_length), b, _column(b, sep)], axis=1)
+        token_ids, padding_mask = _pad(pieces, sequence_length, tokenizer.pad_id)
+        x = {"token_ids": token_ids, "padding_mask": padding_mask}
+        return x, labels, tf.ones_like(labels, tf.float32)
+
+    return ds.batch(batch_size).map(pack, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+def _ragged_words(token_lists, name="token_lists"):
+    """A list of lists of words -> a tf.string ragged `(sentences, None)`."""
+    if not isinstance(token_lists, (list, tuple)) or not token_lists:
+        raise TypeError(f"`{name}` must be a non-empty list of lists of str.")
+    flat = []
+    for i, words in enumerate(token_lists):
+        if not isinstance(words, (list, tuple)):
+            raise TypeError(f"`{name}[{i}]` must be a list of str; received {words!r:.100}.")
+        for j, word in enumerate(words):
+            if not isinstance(word, str):
+                raise TypeError(f"`{name}[{i}][{j}]` must be a str; received {word!r}.")
+        flat.extend(words)
+    lengths = [len(words) for words in token_lists]
+    return tf.RaggedTensor.from_row_lengths(tf.constant(flat, tf.string), lengths)
+
+
+def _word_pieces(words, tokenizer):
+    """Ragged `(batch, words)` -> ragged `(batch, words, pieces)`. A word that yields no piece
+    (e.g. a lone zero-width space) gets `[UNK]`, so that every word keeps a position."""
+    pieces = tokenizer(words)
+    per_word = pieces.values
+    empty = tf.cast(per_word.row_lengths() == 0, tf.int64)
+    unknown = tf.RaggedTensor.from_row_lengths(
+        tf.fill([tf.reduce_sum(empty)], tf.constant(tokenizer.unk_id, tf.int32)), empty
+    )
+    return pieces.with_values(tf.concat([per_word, unknown], axis=1))
+
+
+def word_start_positions(token_lists, tokenizer, sequence_length=128):
+    """Where each word's first piece sits in `token_classification_dataset`'s `token_ids`.
+
+    Use it to map per-piece predictions back to words:
+    `word_tags = [tags[predictions[i][p]] for p in positions[i] if p >= 0]`.
+
+    Args:
+        token_lists: list of lists of words (as given to `token_classification_dataset`).
+        tokenizer: the same tokenizer.
+        sequence_length: the same `sequence_length`.
+
+    Returns:
+        A list (one per sentence) of lists of int (one per word): the position of the word's
+        first piece (`[CLS]` is position 0), or -1 for a word cut off by truncation.
+
+    Example:
+    ```python
+    import kerasnlm as knlm
+
+    tokenizer = knlm.tokenizers.WordPieceTokenizer(knlm.data.samples.vocabulary())
+    knlm.data.word_start_positions([["Hello", "Kerasnlm"]], tokenizer)  # [[1, 2]]
+    ```
+    """
+    pieces = _word_pieces(_ragged_words(token_lists), tokenizer)
+    positions = []
+    for counts in pieces.row_lengths(axis=2).to_list():
+        starts = np.concatenate([[1], 1 + np.cumsum(counts)[:-1]]) if counts else []
+        positions.append([int(p) if p < sequence_length - 1 else -1 for p in starts])
+    return positions
+
+
+def token_classification_dataset(
+    token_lists,
+    tag_lists,
+    tokenizer,
+    tags,
+    sequence_length=128,
+    batch_size=32,
+    shuffle=True,
+    seed=None,
+):
+    """Batches for token classification (NER, POS) with word-level tags.
+
+    Each sentence's words are split into pieces and framed `[CLS] pieces [SEP]`, padded to
+    `sequence_length`. A word's tag goes on its FIRST piece; its other pieces, the special
+    tokens and the padding get label 0 and weight 0, so the loss counts each word once and a
+    prediction maps back to its word (see `word_start_positions`). Sentences longer than
+    `sequence_length - 2` pieces are truncated: the words cut off get no label. The last
+    batch may be smaller, so that evaluation sees every sentence.
+
+    Shapes: x = `{"token_ids": int32 (B, L), "padding_mask": bool (B, L)}`, y = int32 `(B, L)`,
+    the index in `tags` of the word's tag at its first piece, sample_weight = float32 `(B, L)`,
+    1.0 at the first piece of every (kept) word.
+
+    Args:
+        token_lists: list of lists of words (e.g. from `read_conll`).
+        tag_lists: list of lists of tags, one per word.
+        tokenizer: a `kerasnlm.tokenizers.WordPieceTokenizer`.
+        tags: list of all tag names; a tag's index is its class id.
+        sequence_length: int, `L`.
+        batch_size: int, `B`.
+        shuffle: bool, shuffle sentences each epoch (`False` to map predictions back).
+        seed: int, makes the order reproducible.
+
+    Example:
+    ```python
+    import kerasnlm as knlm
+
+    tokenizer = knlm.tokenizers.WordPieceTokenizer(knlm.data.samples.vocabulary())
+    words, word_tags = knlm.data.read_conll(knlm.data.samples.wnut17("train"))
+    tags = sorted({t for sentence in word_tags for t in sentence})
+    ds = knlm.data.token_classification_dataset(words, word_tags, tokenizer, tags, seed=0)
+    ```
+    """
+    _check_common(tokenizer, sequence_length, batch_size)
+    tags = _string_list(tags, "tags")
+    if len(set(tags)) != len(tags):
+        raise ValueError(f"`tags` holds duplicates: {tags}.")
+    words = _ragged_words(token_lists)
+    if not isinstance(tag_lists, (list, tuple)) or len(tag_lists) != len(token_lists):
+        raise ValueError(f"`tag_lists` must hold one list of tags per sentence ({len(token_lists)}).")
+    index = {tag: i for i, tag in enumerate(tags)}
+    tag_ids = []
+    for i, (sentence, sentence_tags) in enumerate(zip(token_lists, tag_lists)):
+        if len(sentence_tags) != len(sentence):
+            raise ValueError(
+                f"Sentence {i} has {len(sentence)} words but {len(sentence_tags)} tags."
+            )
+        for j, tag in enumerate(sentence_tags):
+            if tag not in index:
+                raise ValueError(
+                    f"`tag_lists[{i}][{j}]` is {tag!r}, which is not in `tags` ({tags})."
+                )
+            tag_ids.append(index[tag])
+    tag_ids = words.with_flat_values(tf.constant(tag_ids, tf.int32))
+    ds = tf.data.Dataset.from_tensor_slices((words, tag_ids))
+    if shuffle:
+        ds = ds.shuffle(len(token_lists), seed=seed)
+
+    def pack(words, word_tags):
+        pieces = _word_pieces(words, tokenizer)
+        per_word = pieces.values
+        first = tf.ragged.range(per_word.row_lengths()).flat_values == 0
+        piece_tags = tf.repeat(word_tags.flat_values, per_word.row_lengths())
+        sentence_pieces = pieces.merge_dims(1, 2)
+        labels = sentence_pieces.with_flat_values(tf.where(first, piece_tags, 0))
+        weights = sentence_pieces.with_flat_values(tf.cast(first, tf.float32))
+        frame = lambda x, start, end: _pad(_wrap(x, start, end, sequence_length), sequence_length)
+        token_ids, padding_mask = frame(sentence_pieces, tokenizer.cls_id, tokenizer.sep_id)
+        x = {"token_ids": token_ids, "padding_mask": padding_mask}
+        return x, frame(labels, 0, 0)[0], frame(weights, 0.0, 0.0)[0]
+
+    batches = ds.ragged_batch(batch_size).map(pack, num_parallel_calls=AUTOTUNE)
+    return batches.prefetch(AUTOTUNE)
+
+
+def seq2seq_dataset(
+    source_texts,
+    target_texts,
+    tokenizer,
+    sequence_length=128,
+    target_sequence_length=None,
+    target_tokenizer=None,
+    batch_size=32,
+    shuffle=True,
+    seed=None,
+):
+    """Batches for sequence-to-sequence training (translation, summarization) with teacher forcing.
+
+    The source becomes `[CLS] s [SEP]` (truncated to `sequence_length`); the target pieces
+    `t` (truncated to `target_sequence_length - 1`) give the decoder input `[CLS] t` and the
+    labels `t [SEP]`, the same sequence shifted by one, so position i predicts piece i + 1.
+    The last batch may be smaller.
+
+    Shapes: x = `{"encoder_token_ids": int32 (B, L), "encoder_padding_mask": bool (B, L),
+    "decoder_token_ids": int32 (B, T), "decoder_padding_mask": bool (B, T)}`, y = int32
+    `(B, T)`, sample_weight = float32 `(B, T)`, 1 on real target pieces and `[SEP]`.
+
+    Args:
+        source_texts: list of str.
+        target_texts: list of str, one per source.
+        tokenizer: a `kerasnlm.tokenizers.WordPieceTokenizer` for the sources (and targets).
+        sequence_length: int, `L`.
+        target_sequence_length: int, `T`; defaults to `sequence_length`.
+        target_tokenizer: a tokenizer for the targets; defaults to `tokenizer`.
+        batch_size: int, `B`.
+        shuffle: bool, shuffle pairs each epoch.
+        seed: int, makes the order reproducible.
+
+    Example:
+    ```python
+    import kerasnlm as knlm
+
+    tokenizer = knlm.tokenizers.WordPieceTokenizer(knlm.data.samples.vocabulary())
+    english, spanish = knlm.data.read_parallel(knlm.data.samples.spa_eng())
+    spanish_tokenizer = knlm.tokenizers.WordPieceTokenizer.train(spanish, 2000)
+    ds = knlm.data.seq2seq_dataset(english, spanish, tokenizer, sequence_length=32,
+                                   target_tokenizer=spanish_tokenizer, seed=0)
+    ```
+    """
+    target_tokenizer = target_tokenizer or tokenizer
+    target_sequence_length = target_sequence_length or sequence_length
+    _check_common(tokenizer, sequence_length, batch_size)
+    _check_common(target_tokenizer, target_sequence_length, batch_size)
+    sources = _string_list(source_texts, "source_texts")
+    targets = _string_list(target_texts, "target_texts")
+    if len(sources) != len(targets):
+        raise ValueError(
+            f"`source_texts` ({len(sources)}) and `target_texts` ({len(targets)}) must have "
+            "the same length."
+        )
+    ds = tf.data.Dataset.from_tensor_slices((sources, targets))
+    if shuffle:
+        ds = ds.shuffle(len(sources), seed=seed)
+
+    def pack(sources, targets):
+        source = _wrap(tokenizer(sources), tokenizer.cls_id, tokenizer.sep_id, sequence_length)
+        target = target_tokenizer(targets)[:, : target_sequence_length - 1]
+        decoder_inputs = tf.concat([_column(target, target_tokenizer.cls_id), target], axis=1)
+        labels = tf.concat([target, _column(target, target_tokenizer.sep_id)], axis=1)
+        encoder_token_ids, encoder_padding_mask = _pad(source, sequence_length, tokenizer.pad_id)
+        decoder_token_ids, decoder_padding_mask = _pad(
+            decoder_inputs, target_sequence_length, target_tokenizer.pad_id
+        )
+        y, weights = _pad(labels, target_sequence_length, target_tokenizer.pad_id)
+        x = {
+            "encoder_token_ids": encoder_token_ids,
+            "encoder_padding_mask": encoder_padding_mask,
+            "decoder_token_ids": decoder_token_ids,
+            "decoder_padding_mask": decoder_padding_mask,
+        }
+        return x, y, tf.cast(weights, tf.float32)
+
+    return ds.batch(batch_size).map(pack, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
