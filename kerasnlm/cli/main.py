@@ -1,0 +1,36 @@
+"""The `kerasnlm` command line."""
+
+import argparse
+import os
+import sys
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="kerasnlm", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    quickstart = commands.add_parser(
+        "quickstart",
+        help="train a tokenizer and a sentiment classifier on the bundled SST-2 sample",
+    )
+    quickstart.add_argument("--epochs", type=int, default=3)
+    quickstart.add_argument("--output-dir", default="runs/quickstart")
+    quickstart.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        if args.command == "quickstart":
+            from kerasnlm.cli.quickstart import quickstart
+
+            quickstart(epochs=args.epochs, output_dir=args.output_dir, seed=args.seed)
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        print(f"kerasnlm {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
