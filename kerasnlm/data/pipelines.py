@@ -49,7 +49,9 @@ def _string_list(values, name):
     if isinstance(values, np.ndarray):
         values = values.tolist()
     if not isinstance(values, (list, tuple)) or not values:
-        raise TypeError(f"`{name}` must be a non-empty list of str; received {type(values).__name__}.")
+        raise TypeError(
+            f"`{name}` must be a non-empty list of str; received {type(values).__name__}."
+        )
     for i, value in enumerate(values):
         if not isinstance(value, str):
             raise TypeError(f"`{name}[{i}]` must be a str; received {value!r}.")
@@ -141,11 +143,16 @@ def masked_lm_dataset(
 
     def tokenize(strings):
         pieces = _wrap(tokenizer(strings), tokenizer.cls_id, tokenizer.sep_id, sequence_length)
-        return _pad(pieces, sequence_length, tokenizer.pad_id)
+        token_ids, padding_mask = _pad(pieces, sequence_length, tokenizer.pad_id)
+        # The remainder is dropped, so the batch size is static too: XLA compiles once.
+        shape = [batch_size, sequence_length]
+        return tf.ensure_shape(token_ids, shape), tf.ensure_shape(padding_mask, shape)
 
     vocabulary = tokenizer.get_vocabulary()
-    specials = (tokenizer.pad_id, tokenizer.cls_id, tokenizer.sep_id, tokenizer.unk_id, tokenizer.mask_id)
-    replacements = tf.constant([i for i in range(len(vocabulary)) if i not in specials], tf.int32)
+    special = {tokenizer.pad_id, tokenizer.unk_id, tokenizer.cls_id, tokenizer.sep_id}
+    special.add(tokenizer.mask_id)
+    # Random replacements are real tokens: a random [PAD] would read as padding downstream.
+    replacements = tf.constant([i for i in range(len(vocabulary)) if i not in special], tf.int32)
     is_continuation = tf.constant([token.startswith("##") for token in vocabulary])
 
     def mask(token_ids, padding_mask, seed_pair):
@@ -156,7 +163,9 @@ def masked_lm_dataset(
         shape = tf.shape(token_ids)
         eligible = padding_mask & (token_ids != tokenizer.cls_id) & (token_ids != tokenizer.sep_id)
         # The units chosen among: pieces, or words (the pieces that do not start with "##").
-        units = eligible & ~tf.gather(is_continuation, token_ids) if whole_word_masking else eligible
+        units = (
+            eligible & ~tf.gather(is_continuation, token_ids) if whole_word_masking else eligible
+        )
         unit_scores = tf.ragged.boolean_mask(tf.random.stateless_uniform(shape, seeds[0]), units)
         unit_scores = unit_scores.to_tensor(default_value=2.0, shape=[None, sequence_length])
         unit_of_piece = tf.maximum(tf.cumsum(tf.cast(units, tf.int32), axis=1) - 1, 0)
@@ -184,10 +193,14 @@ def masked_lm_dataset(
         x = {"token_ids": masked, "padding_mask": padding_mask, "mask_positions": positions}
         return x, tf.gather(token_ids, positions, batch_dims=1), tf.cast(weights, tf.float32)
 
-    batches = lines.batch(batch_size, drop_remainder=True).map(tokenize, num_parallel_calls=AUTOTUNE)
+    batches = lines.batch(batch_size, drop_remainder=True).map(
+        tokenize, num_parallel_calls=AUTOTUNE
+    )
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
     batches = tf.data.Dataset.zip(batches, seeds)
-    batches = batches.map(lambda ids_and_mask, s: mask(*ids_and_mask, s), num_parallel_calls=AUTOTUNE)
+    batches = batches.map(
+        lambda ids_and_mask, s: mask(*ids_and_mask, s), num_parallel_calls=AUTOTUNE
+    )
     return batches.prefetch(AUTOTUNE)
 
 
@@ -441,7 +454,9 @@ def token_classification_dataset(
         raise ValueError(f"`tags` holds duplicates: {tags}.")
     words = _ragged_words(token_lists)
     if not isinstance(tag_lists, (list, tuple)) or len(tag_lists) != len(token_lists):
-        raise ValueError(f"`tag_lists` must hold one list of tags per sentence ({len(token_lists)}).")
+        raise ValueError(
+            f"`tag_lists` must hold one list of tags per sentence ({len(token_lists)})."
+        )
     index = {tag: i for i, tag in enumerate(tags)}
     tag_ids = []
     for i, (sentence, sentence_tags) in enumerate(zip(token_lists, tag_lists)):
@@ -516,7 +531,7 @@ def seq2seq_dataset(
 
     tokenizer = knlm.tokenizers.WordPieceTokenizer(knlm.data.samples.vocabulary())
     english, spanish = knlm.data.read_parallel(knlm.data.samples.spa_eng())
-    spanish_tokenizer = knlm.tokenizers.WordPieceTokenizer.train(spanish, 2000)
+    spanish_tokenizer = knlm.tokenizers.WordPieceTokenizer.train(spanish[:2000], 1000)
     ds = knlm.data.seq2seq_dataset(english, spanish, tokenizer, sequence_length=32,
                                    target_tokenizer=spanish_tokenizer, seed=0)
     ```

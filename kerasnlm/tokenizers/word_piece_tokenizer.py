@@ -213,7 +213,9 @@ class WordPieceTokenizer(keras.layers.Layer):
             skip_special_tokens: also drop `[CLS]`, `[SEP]` and `[MASK]`.
         """
         if not isinstance(ids, (tf.Tensor, tf.RaggedTensor)):
-            ragged = isinstance(ids, (list, tuple)) and any(isinstance(x, (list, tuple)) for x in ids)
+            ragged = isinstance(ids, (list, tuple)) and any(
+                isinstance(x, (list, tuple)) for x in ids
+            )
             ids = tf.ragged.constant(ids) if ragged else tf.convert_to_tensor(ids)
         if not ids.dtype.is_integer:
             raise TypeError(f"`ids` must be integers; received dtype {ids.dtype.name}.")
@@ -311,4 +313,7 @@ class WordPieceTokenizer(keras.layers.Layer):
             )
         except StopIteration:  # The learner's word count found no word at all.
             raise ValueError("`texts_or_files` holds no text to learn a vocabulary from.") from None
+        # keras-hub's splitter misses a few Unicode spaces that its NFKC case folding then turns
+        # into " ": such pieces can never occur after our tokenizer's split, so drop them.
+        vocabulary = [token for token in vocabulary if token.removeprefix("##").strip()]
         return cls(vocabulary, lowercase=lowercase, strip_accents=strip_accents, **kwargs)

@@ -32,8 +32,17 @@ def test_bundled_samples_parse_with_the_documented_counts():
         assert len(tokens) == count
         assert all(len(t) == len(g) > 0 for t, g in zip(tokens, tags))
         entity_types = {tag[2:] for sentence in tags for tag in sentence if tag != "O"}
-        assert entity_types == {"person", "location", "corporation", "product", "creative-work", "group"}
-    with pytest.raises(ValueError, match=r"`split` must be one of \('train', 'dev'\); received 'test'"):
+        assert entity_types == {
+            "person",
+            "location",
+            "corporation",
+            "product",
+            "creative-work",
+            "group",
+        }
+    with pytest.raises(
+        ValueError, match=r"`split` must be one of \('train', 'dev'\); received 'test'"
+    ):
         samples.sst2("test")
 
 
@@ -69,7 +78,9 @@ def test_read_conll_errors_name_file_and_line(tmp_path):
     with pytest.raises(ValueError, match=r"one.conll', line 2: .*found 1 column"):
         knlm.data.read_conll(path)
     path = write(tmp_path / "latin1.conll", b"EU\tB-ORG\n\ncaf\xe9\tO\n")
-    with pytest.raises(ValueError, match=r"latin1.conll', line 3: not valid UTF-8 \(byte 0xe9 at column 4\)"):
+    with pytest.raises(
+        ValueError, match=r"latin1.conll', line 3: not valid UTF-8 \(byte 0xe9 at column 4\)"
+    ):
         knlm.data.read_conll(path)
     path = write(tmp_path / "blank.conll", "\n\t\n\n")
     with pytest.raises(ValueError, match="blank.conll' holds no sentences"):
@@ -87,14 +98,25 @@ def test_read_tsv_csv_jsonl_agree_and_support_pairs(tmp_path):
             f.write(json.dumps({"text": text, "label": label}) + "\n")
     assert knlm.data.read_csv(str(tmp_path / "dev.csv")) == (texts, labels)
     assert knlm.data.read_jsonl(str(tmp_path / "dev.jsonl")) == (texts, labels)
-    path = write(tmp_path / "pairs.tsv", "s1\ts2\tgold\nA man.\tA person.\tentailment\nHi.\tBye.\tcontradiction\n")
+    path = write(
+        tmp_path / "pairs.tsv",
+        "s1\ts2\tgold\nA man.\tA person.\tentailment\nHi.\tBye.\tcontradiction\n",
+    )
     first, second, gold = knlm.data.read_tsv(path, "s1", "gold", text_pair_column="s2")
-    assert (first, second, gold) == (["A man.", "Hi."], ["A person.", "Bye."], ["entailment", "contradiction"])
+    assert (first, second, gold) == (
+        ["A man.", "Hi."],
+        ["A person.", "Bye."],
+        ["entailment", "contradiction"],
+    )
     assert knlm.data.read_tsv(path, "s1", label_column=None) == ["A man.", "Hi."]
 
 
 def test_table_reader_errors_name_file_column_and_line(tmp_path):
-    with pytest.raises(ValueError, match=r"dev.tsv': column 'text' not found; the header \(line 1\) names \['sentence', 'label'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"dev.tsv': column 'text' not found; the header \(line 1\) names "
+        r"\['sentence', 'label'\]",
+    ):
         knlm.data.read_tsv(samples.sst2("dev"), text_column="text")
     with pytest.raises(ValueError, match="column 'gold' not found"):
         knlm.data.read_tsv(samples.sst2("dev"), label_column="gold")
@@ -113,12 +135,15 @@ def test_table_reader_errors_name_file_column_and_line(tmp_path):
     path = write(tmp_path / "broken.jsonl", '{"text": "good", "label": 1}\n{"text": \n')
     with pytest.raises(ValueError, match=r"broken.jsonl', line 2: invalid JSON"):
         knlm.data.read_jsonl(path)
-    path = write(tmp_path / "bad.csv", "sentence,label\n\"a, b\",1\nc\n")
+    path = write(tmp_path / "bad.csv", 'sentence,label\n"a, b",1\nc\n')
     with pytest.raises(ValueError, match=r"bad.csv', line 3: 1 fields"):
         knlm.data.read_csv(path)
 
 
-@pytest.mark.parametrize("reader", [knlm.data.read_text, knlm.data.read_tsv, knlm.data.read_conll, knlm.data.read_parallel])
+@pytest.mark.parametrize(
+    "reader",
+    [knlm.data.read_text, knlm.data.read_tsv, knlm.data.read_conll, knlm.data.read_parallel],
+)
 def test_missing_and_empty_files(reader, tmp_path):
     with pytest.raises(ValueError, match=r"File not found: '.*nope.txt'"):
         reader(str(tmp_path / "nope.txt"))
@@ -127,10 +152,17 @@ def test_missing_and_empty_files(reader, tmp_path):
 
 
 def test_read_text_lines_and_paragraphs(tmp_path):
-    path = write(tmp_path / "doc.txt", "First line.\n  Second line of p1.  \n\n \t\nParagraph two.\n\n\n")
+    path = write(
+        tmp_path / "doc.txt", "First line.\n  Second line of p1.  \n\n \t\nParagraph two.\n\n\n"
+    )
     assert knlm.data.read_text(path) == ["First line.", "Second line of p1.", "Paragraph two."]
-    assert knlm.data.read_text(path, mode="paragraphs") == ["First line.\nSecond line of p1.", "Paragraph two."]
-    with pytest.raises(ValueError, match="`mode` must be 'lines' or 'paragraphs'; received 'words'"):
+    assert knlm.data.read_text(path, mode="paragraphs") == [
+        "First line.\nSecond line of p1.",
+        "Paragraph two.",
+    ]
+    with pytest.raises(
+        ValueError, match="`mode` must be 'lines' or 'paragraphs'; received 'words'"
+    ):
         knlm.data.read_text(path, mode="words")
     with pytest.raises(ValueError, match="blank.txt' holds no text"):
         knlm.data.read_text(write(tmp_path / "blank.txt", "\n  \n"))
@@ -154,7 +186,13 @@ def test_text_dataset_streams_and_interleaves_files(tmp_path):
     a = write(tmp_path / "a.txt", "a1\n\na2\n   \na3\n")
     b = write(tmp_path / "b.txt", "b1\nb2\n")
     assert lines_of(knlm.data.text_dataset([a, b])) == ["a1", "b1", "a2", "b2", "a3"]
-    assert sorted(lines_of(knlm.data.text_dataset(str(tmp_path / "*.txt")))) == ["a1", "a2", "a3", "b1", "b2"]
+    assert sorted(lines_of(knlm.data.text_dataset(str(tmp_path / "*.txt")))) == [
+        "a1",
+        "a2",
+        "a3",
+        "b1",
+        "b2",
+    ]
     assert lines_of(knlm.data.text_dataset(["x y", "  ", "z"])) == ["x y", "z"]
     shuffled = knlm.data.text_dataset([a, b], shuffle=True, seed=3)
     first, second = lines_of(shuffled), lines_of(shuffled)
@@ -181,7 +219,9 @@ def test_text_dataset_errors(tmp_path):
         knlm.data.text_dataset(str(tmp_path / "*.csv"))
     with pytest.raises(ValueError, match="File not found: 'a sentence, not a file'"):
         knlm.data.text_dataset("a sentence, not a file")
-    with pytest.raises(ValueError, match="mixes file paths and other strings: 'typo.txt' is not a file"):
+    with pytest.raises(
+        ValueError, match="mixes file paths and other strings: 'typo.txt' is not a file"
+    ):
         knlm.data.text_dataset([a, "typo.txt"])
     with pytest.raises(ValueError, match="every text is empty"):
         knlm.data.text_dataset(["", " "])

@@ -45,7 +45,9 @@ def bert_basic_tokenize(text):
         current = ""
         for char in word:
             code = ord(char)
-            ascii_symbol = 33 <= code <= 47 or 58 <= code <= 64 or 91 <= code <= 96 or 123 <= code <= 126
+            ascii_symbol = (
+                33 <= code <= 47 or 58 <= code <= 64 or 91 <= code <= 96 or 123 <= code <= 126
+            )
             if ascii_symbol or unicodedata.category(char).startswith("P"):
                 words += [current, char] if current else [char]
                 current = ""
@@ -80,7 +82,9 @@ def test_same_ids_eagerly_in_dataset_map_in_tf_function_and_in_saved_model(
     mapped = []
     for batch in tf.data.Dataset.from_tensor_slices(texts).batch(64).map(tokenizer):
         mapped += batch.to_list()
-    per_element = [x.numpy().tolist() for x in tf.data.Dataset.from_tensor_slices(texts).map(tokenizer)]
+    per_element = [
+        x.numpy().tolist() for x in tf.data.Dataset.from_tensor_slices(texts).map(tokenizer)
+    ]
     graph = tf.function(lambda x: tokenizer(x), input_signature=[tf.TensorSpec([None], tf.string)])
     assert mapped == eager
     assert per_element == eager
@@ -99,7 +103,11 @@ def test_same_ids_eagerly_in_dataset_map_in_tf_function_and_in_saved_model(
 def test_config_and_keras_serialization_round_trip(tokenizer, sentences):
     config = tokenizer.get_config()
     assert config["vocabulary"] == tokenizer.get_vocabulary()
-    assert (config["lowercase"], config["strip_accents"], config["max_word_length"]) == (True, True, 100)
+    assert (config["lowercase"], config["strip_accents"], config["max_word_length"]) == (
+        True,
+        True,
+        100,
+    )
     restored = WordPieceTokenizer.from_config(config)
     # What a `.keras` file stores: the registered name and a JSON config.
     serialized = json.loads(json.dumps(keras.saving.serialize_keras_object(tokenizer)))
@@ -119,9 +127,10 @@ def test_special_token_ids_and_vocabulary_file_round_trip(tokenizer, tmp_path):
     lines = (tmp_path / "vocab.txt").read_text(encoding="utf-8").split("\n")
     assert lines[:-1] == tokenizer.get_vocabulary() and lines[-1] == ""
     reloaded = WordPieceTokenizer(str(tmp_path / "vocab.txt"))
-    assert reloaded("it 's a charming journey").numpy().tolist() == tokenizer(
-        "it 's a charming journey"
-    ).numpy().tolist()
+    assert (
+        reloaded("it 's a charming journey").numpy().tolist()
+        == tokenizer("it 's a charming journey").numpy().tolist()
+    )
 
 
 def test_bert_layout_vocabulary_finds_special_tokens_by_name():
@@ -146,7 +155,10 @@ def test_shapes_scalar_batch_and_words():
     words = tokenizer(tf.ragged.constant([["Hello", "worlds"], ["x"]]))
     assert words.shape.rank == 3
     assert words.row_lengths(axis=1).numpy().tolist() == [2, 1]
-    assert words.to_list()[0] == [tokenizer("hello").numpy().tolist(), tokenizer("worlds").numpy().tolist()]
+    assert words.to_list()[0] == [
+        tokenizer("hello").numpy().tolist(),
+        tokenizer("worlds").numpy().tolist(),
+    ]
 
 
 def test_detokenize_drops_padding_and_optionally_special_tokens(tokenizer):
