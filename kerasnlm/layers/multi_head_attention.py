@@ -10,7 +10,10 @@ from kerasnlm.utils.initializers import clone_initializer
 MASKED_SCORE = -1e9
 
 
-def merge_attention_masks(inputs, padding_mask=None, attention_mask=None, use_causal_mask=False):
+def merge_attention_masks(
+    inputs, padding_mask=None, attention_mask=None, use_causal_mask=False, query_start=0,
+    key_length=None,
+):
     """Combines the three ways to restrict attention into one boolean mask, or None.
 
     Args:
@@ -18,10 +21,13 @@ def merge_attention_masks(inputs, padding_mask=None, attention_mask=None, use_ca
         padding_mask: `(batch, length)`, true (or 1) for real tokens; masks keys.
         attention_mask: `(batch, length, length)`, true where query i may attend to key j.
         use_causal_mask: if true, query i may only attend to keys j <= i.
+        query_start: with a key/value cache, the position of the first query; queries are
+            positions `query_start + i` and keys are the `key_length` cached positions.
+        key_length: number of keys when it differs from `length` (a cache).
 
     Returns:
-        A boolean tensor broadcastable to `(batch, length, length)`, or None when nothing is
-        masked.
+        A boolean tensor broadcastable to `(batch, length, key_length)`, or None when nothing
+        is masked.
     """
     batch, length = inputs.shape[0], inputs.shape[1]
     mask = None
@@ -47,9 +53,9 @@ def merge_attention_masks(inputs, padding_mask=None, attention_mask=None, use_ca
         attention_mask = ops.cast(attention_mask, "bool")
         mask = attention_mask if mask is None else ops.logical_and(mask, attention_mask)
     if use_causal_mask:
-        dynamic_length = ops.shape(inputs)[1]
-        positions = ops.arange(dynamic_length)
-        causal = ops.greater_equal(positions[:, None], positions[None, :])[None]
+        queries = ops.arange(ops.shape(inputs)[1]) + query_start
+        keys = ops.arange(ops.shape(inputs)[1] if key_length is None else key_length)
+        causal = ops.greater_equal(queries[:, None], keys[None, :])[None]
         mask = causal if mask is None else ops.logical_and(mask, causal)
     return mask
 
@@ -62,7 +68,8 @@ class MultiHeadAttention(keras.layers.Layer):
     scores and softmax are computed in float32 whatever the layer's dtype policy.
 
     Shapes: `(batch, length, hidden)` in and out; the optional attention weights are float32
-    `(batch, num_heads, length, length)`.
+    `(batch, num_heads, length, length)`; the optional key/value cache is
+    `(batch, 2, num_heads, max_length, head_dim)`.
 
     Args:
         num_heads: int, number of heads; must divide the input's hidden size.
@@ -75,7 +82,10 @@ class MultiHeadAttention(keras.layers.Layer):
         inputs: `(batch, length, hidden)`.
         attention_mask: boolean, broadcastable to `(batch, length, length)`; true where query i
             may attend to key j (see `merge_attention_masks`).
-        return_attention_scores: also return the attention weights.
+        cache: keys and values of earlier positions, for decoding one step at a time; when
+            given, the call returns `(outputs, updated_cache)`.
+        cache_index: int or scalar tensor, the position of the first input token in the cache.
+        return_attention_scores: also return the attention weights (not with `cache`).
 
     Example:
     ```python
@@ -131,13 +141,28 @@ class MultiHeadAttention(keras.layers.Layer):
         self.weights_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
         self.built = True
 
-    def call(self, inputs, attention_mask=None, training=None, return_attention_scores=False):
+    def call(
+        self,
+        inputs,
+        attention_mask=None,
+        cache=None,
+        cache_index=0,
+        training=None,
+        return_attention_scores=False,
+    ):
         length = ops.shape(inputs)[1]
         # (batch, length, 3 * hidden) -> three (batch, heads, length, head_dim) tensors.
         qkv = ops.reshape(
             self.query_key_value(inputs), (-1, length, 3, self.num_heads, self.head_dim)
         )
         query, key, value = ops.unstack(ops.transpose(qkv, (2, 0, 3, 1, 4)), 3, axis=0)
+        if cache is not None:
+            # Decoding: write this step's keys and values into the cache at `cache_index` and
+            # attend over the whole cache (the mask hides positions not written yet).
+            start = (0, 0, cache_index, 0)
+            key = ops.slice_update(cache[:, 0], start, ops.cast(key, cache.dtype))
+            value = ops.slice_update(cache[:, 1], start, ops.cast(value, cache.dtype))
+            cache = ops.stack([key, value], axis=1)
 
         query = query * ops.cast(1.0 / math.sqrt(self.head_dim), query.dtype)
         scores = ops.cast(ops.matmul(query, ops.transpose(key, (0, 1, 3, 2))), "float32")
@@ -150,6 +175,8 @@ class MultiHeadAttention(keras.layers.Layer):
         )
         mixed = ops.reshape(ops.transpose(mixed, (0, 2, 1, 3)), (-1, length, self.hidden_dim))
         outputs = self.output_projection(mixed)
+        if cache is not None:
+            return outputs, cache
         if return_attention_scores:
             return outputs, weights
         return outputs

@@ -1,4 +1,5 @@
 import keras
+from keras import ops
 
 from kerasnlm.utils.initializers import clone_initializer
 
@@ -39,6 +40,9 @@ class TransformerEncoder(keras.layers.Layer):
         padding_mask: `(batch, length)` bool or int, true/1 for real tokens.
         attention_mask: `(batch, length, length)` bool or int, true/1 where query i may see key j.
         use_causal_mask: bool.
+        cache: `(batch, 2, num_heads, max_length, head_dim)` keys and values of the positions
+            decoded so far; implies a causal mask, and the call returns `(outputs, cache)`.
+        cache_index: position of the first input token, when decoding with `cache`.
         return_attention_scores: if true, return `(outputs, weights)` with float32 weights
             `(batch, num_heads, length, length)`.
 
@@ -140,20 +144,33 @@ class TransformerEncoder(keras.layers.Layer):
         padding_mask=None,
         attention_mask=None,
         use_causal_mask=False,
+        cache=None,
+        cache_index=0,
         training=None,
         return_attention_scores=False,
         mask=None,
     ):
-        if padding_mask is None:
+        if padding_mask is None and cache is None:
             padding_mask = mask  # the Keras mask carried by `inputs`, if any
         attention_mask = merge_attention_masks(
-            inputs, padding_mask, attention_mask, use_causal_mask
+            inputs,
+            padding_mask,
+            attention_mask,
+            use_causal_mask or cache is not None,
+            query_start=cache_index,
+            key_length=None if cache is None else ops.shape(cache)[3],
         )
 
         x = self.self_attention_norm(inputs) if self.normalize_first else inputs
-        x, scores = self.self_attention(
-            x, attention_mask=attention_mask, training=training, return_attention_scores=True
-        )
+        if cache is None:
+            x, scores = self.self_attention(
+                x, attention_mask=attention_mask, training=training, return_attention_scores=True
+            )
+        else:
+            x, cache = self.self_attention(
+                x, attention_mask=attention_mask, cache=cache, cache_index=cache_index,
+                training=training,
+            )
         x = inputs + self.output_dropout(x, training=training)
         if not self.normalize_first:
             x = self.self_attention_norm(x)
@@ -166,6 +183,8 @@ class TransformerEncoder(keras.layers.Layer):
         if not self.normalize_first:
             x = self.feedforward_norm(x)
 
+        if cache is not None:
+            return x, cache
         if return_attention_scores:
             return x, scores
         return x

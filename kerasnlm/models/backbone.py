@@ -123,12 +123,7 @@ class TransformerBackbone(Model):
         # === Functional graph ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
-        x = self.embedding_dropout(self.embedding(token_ids))
-        for encoder in self.encoder_layers:
-            x = encoder(x, padding_mask=padding_mask)
-        if self.final_norm is not None:
-            x = self.final_norm(x)
-        x = ops.cast(x, "float32")
+        x = self.encode(token_ids, padding_mask)
         super().__init__(
             inputs={"token_ids": token_ids, "padding_mask": padding_mask},
             outputs={"sequence_output": x, "pooled_output": x[:, 0, :]},
@@ -148,6 +143,50 @@ class TransformerBackbone(Model):
         self.activation = activation
         self.normalize_first = normalize_first
         self.layer_norm_epsilon = layer_norm_epsilon
+
+    def encode(
+        self, token_ids, padding_mask=None, use_causal_mask=False, cache=None, cache_index=0,
+        training=None,
+    ):
+        """Runs the backbone's layers; what the Functional graph and every model built on the
+        backbone call, so they all share these layers.
+
+        Args:
+            token_ids: int `(batch, length)`.
+            padding_mask: `(batch, length)`, true/1 for real tokens.
+            use_causal_mask: attend only to earlier positions (causal language modelling).
+            cache: float `(batch, num_layers, 2, num_heads, max_length, head_dim)` keys and values
+                of the positions decoded so far (see `initial_cache`); implies causal attention.
+            cache_index: position of `token_ids[:, 0]` when decoding with `cache`.
+
+        Returns:
+            float32 `(batch, length, hidden_dim)`, and the updated cache when `cache` is given.
+        """
+        x = self.embedding_dropout(
+            self.embedding(token_ids, start_index=cache_index), training=training
+        )
+        layer_caches = []
+        for i, encoder in enumerate(self.encoder_layers):
+            if cache is None:
+                x = encoder(
+                    x, padding_mask=padding_mask, use_causal_mask=use_causal_mask,
+                    training=training,
+                )
+            else:
+                x, layer_cache = encoder(x, cache=cache[:, i], cache_index=cache_index)
+                layer_caches.append(layer_cache)
+        if self.final_norm is not None:
+            x = self.final_norm(x)
+        x = ops.cast(x, "float32")
+        if cache is None:
+            return x
+        return x, ops.stack(layer_caches, axis=1)
+
+    def initial_cache(self, batch_size, max_length):
+        """An empty key/value cache for decoding up to `max_length` positions."""
+        head_dim = self.hidden_dim // self.num_heads
+        shape = (batch_size, self.num_layers, 2, self.num_heads, max_length, head_dim)
+        return ops.zeros(shape, dtype=self.embedding.compute_dtype)
 
     @property
     def token_embedding(self):

@@ -43,7 +43,10 @@ def check_integer_dtype(token_ids, name="token_ids"):
         )
 
 
-def check_token_ids(token_ids, vocabulary_size, sequence_length=None, name="token_ids"):
+def check_token_ids(
+    token_ids, vocabulary_size, sequence_length=None, name="token_ids",
+    bound_name="the vocabulary size",
+):
     """Raises a clear error for token ids a model cannot embed, and returns them.
 
     Use the returned tensor: in a TensorFlow graph it carries the run-time assertions, so the
@@ -54,6 +57,7 @@ def check_token_ids(token_ids, vocabulary_size, sequence_length=None, name="toke
         vocabulary_size: valid ids are `0 <= id < vocabulary_size`.
         sequence_length: when given, `length` may not exceed it.
         name: the input's name, used in messages.
+        bound_name: what `vocabulary_size` is, in messages (the same check serves positions).
     """
     check_integer_dtype(token_ids, name)
     shape = tuple(token_ids.shape)
@@ -67,19 +71,20 @@ def check_token_ids(token_ids, vocabulary_size, sequence_length=None, name="toke
         )
     kind = _runtime_kind(token_ids)
     if kind == "tf":
-        return _assert_ids_tf(token_ids, vocabulary_size, sequence_length, name)
+        return _assert_ids_tf(token_ids, vocabulary_size, sequence_length, name, bound_name)
     if kind == "numpy":
-        _assert_ids_numpy(np.asarray(token_ids), vocabulary_size, sequence_length, name)
+        _assert_ids_numpy(
+            np.asarray(token_ids), vocabulary_size, sequence_length, name, bound_name
+        )
     return token_ids
 
 
-def _assert_ids_numpy(ids, vocabulary_size, sequence_length, name):
+def _assert_ids_numpy(ids, vocabulary_size, sequence_length, name, bound_name):
     if ids.size and (ids.min() < 0 or ids.max() >= vocabulary_size):
         bad = ids[(ids < 0) | (ids >= vocabulary_size)]
         raise ValueError(
-            f"`{name}` holds ids outside [0, {vocabulary_size}) (the vocabulary size): "
-            f"found {sorted(set(bad.tolist()))[:10]}. Was the data tokenized with a different "
-            "vocabulary?"
+            f"`{name}` holds values outside [0, {vocabulary_size}) ({bound_name}): "
+            f"found {sorted(set(bad.tolist()))[:10]}."
         )
     if sequence_length is not None and ids.ndim == 2 and ids.shape[1] > sequence_length:
         raise ValueError(
@@ -88,21 +93,21 @@ def _assert_ids_numpy(ids, vocabulary_size, sequence_length, name):
         )
 
 
-def _assert_ids_tf(ids, vocabulary_size, sequence_length, name):
+def _assert_ids_tf(ids, vocabulary_size, sequence_length, name, bound_name):
     """`ids` behind run-time assertions; they raise in eager and tf.function graphs (XLA
     compiles them to nothing, hence `validate_batch`)."""
     import tensorflow as tf
 
     assertions = [
         tf.debugging.assert_non_negative(
-            ids, message=f"`{name}` holds negative ids; valid ids are in [0, {vocabulary_size})."
+            ids, message=f"`{name}` holds negative values; valid values are in "
+            f"[0, {vocabulary_size})."
         )
     ]
     assertions.append(tf.debugging.assert_less(
         ids,
         tf.cast(vocabulary_size, ids.dtype),
-        message=f"`{name}` holds ids >= {vocabulary_size} (the vocabulary size). Was the data "
-        "tokenized with a different vocabulary?",
+        message=f"`{name}` holds values >= {vocabulary_size} ({bound_name}).",
     ))
     if sequence_length is not None:
         assertions.append(tf.debugging.assert_less_equal(
@@ -119,18 +124,19 @@ def validate_batch(inputs, token_id_limits):
 
     Args:
         inputs: a dict of named inputs (or a single tensor for a single token-id input).
-        token_id_limits: dict `{input_name: (vocabulary_size, sequence_length)}` naming which
-            inputs hold token ids.
+        token_id_limits: dict `{input_name: (upper_bound, sequence_length, bound_name)}`
+            naming the inputs that index a table (token ids: the vocabulary size; positions:
+            the sequence length).
     Returns:
         `inputs`, with the token ids behind their assertions in graph mode.
     """
     if not isinstance(inputs, dict):
         if len(token_id_limits) != 1:
             return inputs
-        (name, (vocabulary_size, sequence_length)), = token_id_limits.items()
-        return check_token_ids(inputs, vocabulary_size, sequence_length, name)
+        (name, limits), = token_id_limits.items()
+        return check_token_ids(inputs, *limits[:2], name, *limits[2:])
     inputs = dict(inputs)
-    for name, (vocabulary_size, sequence_length) in token_id_limits.items():
+    for name, limits in token_id_limits.items():
         if name in inputs:
-            inputs[name] = check_token_ids(inputs[name], vocabulary_size, sequence_length, name)
+            inputs[name] = check_token_ids(inputs[name], *limits[:2], name, *limits[2:])
     return inputs

@@ -107,9 +107,9 @@ def test_bad_inputs():
         layer(np.ones((1, 5), dtype="int32"))
     with pytest.raises(ValueError, match="shape \\(batch, length\\)"):
         layer(np.ones((5,), dtype="int32"))
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"ids >= 10"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"`token_ids` holds values >= 10 \(the vocabulary size\)"):
         layer(np.array([[1, 10]]))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="negative ids"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="`token_ids` holds negative values"):
         layer(np.array([[1, -1]]))
 
 
@@ -117,5 +117,5 @@ def test_out_of_range_ids_raise_inside_tf_function():
     layer = TokenAndPositionEmbedding(10, 4, 8)
     step = tf.function(lambda ids: layer(ids))
     step(tf.constant([[1, 2]]))
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"ids >= 10"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"`token_ids` holds values >= 10 \(the vocabulary size\)"):
         step(tf.constant([[1, 12]]))

@@ -121,7 +121,7 @@ def test_bad_inputs_in_direct_calls():
     backbone = TransformerBackbone(**CONFIG)
     with pytest.raises(TypeError, match="integer"):
         backbone({**INPUTS, "token_ids": TOKEN_IDS.astype("float32")})
-    with pytest.raises(tf.errors.InvalidArgumentError, match="ids >= 50"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="values >= 50"):
         backbone({**INPUTS, "token_ids": TOKEN_IDS + 45})
     too_long = np.ones((1, 13), "int32")
     with pytest.raises((ValueError, tf.errors.InvalidArgumentError), match="sequence_length"):
@@ -147,9 +147,9 @@ def test_fit_refuses_out_of_range_ids_under_xla():
     with pytest.raises(ValueError, match=r"outside \[0, 50\).*\[60\]"):
         backbone.fit(bad, target, verbose=0)
     dataset = tf.data.Dataset.from_tensor_slices((bad, target)).batch(1)
-    with pytest.raises(tf.errors.InvalidArgumentError, match="ids >= 50"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="values >= 50"):
         backbone.fit(dataset, verbose=0)
-    with pytest.raises(tf.errors.InvalidArgumentError, match="ids >= 50"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="values >= 50"):
         backbone.fit(
             tf.data.Dataset.from_tensor_slices((INPUTS, target)).batch(1),
             validation_data=dataset,
@@ -157,7 +157,7 @@ def test_fit_refuses_out_of_range_ids_under_xla():
         )
     with pytest.raises(ValueError, match="outside"):
         backbone.predict(bad, verbose=0)
-    with pytest.raises(tf.errors.InvalidArgumentError, match="ids >= 50"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="values >= 50"):
         backbone.evaluate(dataset, verbose=0)
     # The only fit that ran was on good data; the bad batches never reached a step.
     assert backbone.optimizer.iterations.numpy() == 2
