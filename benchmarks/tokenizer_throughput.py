@@ -8,6 +8,7 @@ ids agree with ours (so the comparison is like for like), and the ratios.
 - kerasnlm: `tf.function` (how tf.data, `predict` and a SavedModel run it) and eager calls.
 - keras-hub `WordPieceTokenizer`: the same two ways (its eager call runs a Python path).
 - HuggingFace `tokenizers` `BertWordPieceTokenizer.encode_batch` (Rust, uses every core).
+- tensorflow-text `BertTokenizer`, the other exportable option, to show why we use FastWordpiece.
 
     python benchmarks/tokenizer_throughput.py [--lines 20000] [--batch 1000] [--repeats 3]
 """
@@ -21,6 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras_hub  # noqa: E402
 import tensorflow as tf  # noqa: E402
+import tensorflow_text as tf_text  # noqa: E402
 import tokenizers  # noqa: E402
 
 import kerasnlm as knlm  # noqa: E402
@@ -65,6 +67,8 @@ def main():
         vocabulary=vocabulary_file, lowercase=True, strip_accents=True, oov_token="[UNK]"
     )
     hf = tokenizers.BertWordPieceTokenizer(vocabulary_file, lowercase=True, strip_accents=True)
+    # The tensorflow-text alternative we did not pick (same ops family, also exportable).
+    bert = tf_text.BertTokenizer(vocabulary_file, lower_case=True, token_out_type=tf.int32)
 
     # Python lists for HuggingFace; string tensors for TensorFlow (a tf.function given a
     # Python list would retrace on every new list).
@@ -79,11 +83,15 @@ def main():
             tensors,
         ),
         "keras-hub (eager)": (theirs, lists),
+        "tf-text BertTokenizer (tf.function)": (
+            tf.function(lambda x: bert.tokenize(x).merge_dims(-2, -1), input_signature=spec),
+            tensors,
+        ),
         "HF tokenizers (Rust)": (lambda x: hf.encode_batch(x, add_special_tokens=False), lists),
     }
     print(f"CPU: {cpu_model()}")
     print(
-        f"tensorflow {tf.__version__}, tensorflow-text via kerasnlm, keras-hub "
+        f"tensorflow {tf.__version__}, tensorflow-text {tf_text.__version__}, keras-hub "
         f"{keras_hub.__version__}, tokenizers {tokenizers.__version__}"
     )
     print(
@@ -95,6 +103,7 @@ def main():
     agreement = {
         "keras-hub": tf.function(theirs)(tf.constant(lines)).to_list(),
         "HF tokenizers": [e.ids for e in hf.encode_batch(lines, add_special_tokens=False)],
+        "tf-text BertTokenizer": bert.tokenize(lines).merge_dims(-2, -1).to_list(),
     }
     for name, ids in agreement.items():
         same = sum(a == b for a, b in zip(ids, reference)) / len(lines)
@@ -103,7 +112,7 @@ def main():
     rates = {}
     for name, (tokenize, batches) in candidates.items():
         rates[name] = sentences_per_second(tokenize, batches, args.repeats)
-        print(f"{name:>24}: {rates[name]:10.0f} sentences/s")
+        print(f"{name:>36}: {rates[name]:10.0f} sentences/s")
     base = rates["kerasnlm (tf.function)"]
     for name, rate in rates.items():
         if not name.startswith("kerasnlm"):

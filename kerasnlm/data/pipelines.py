@@ -139,6 +139,12 @@ def masked_lm_dataset(
             f"`max_predictions` must be an int in [1, sequence_length={sequence_length}]; "
             f"received {max_predictions!r}."
         )
+    kind, source = readers.resolve_texts(texts_or_files)
+    if kind == "texts" and sum(1 for text in source if text.strip()) < batch_size:
+        raise ValueError(
+            f"`texts_or_files` holds fewer texts than one batch ({batch_size}); the last "
+            "incomplete batch is dropped, so there would be no batch at all."
+        )
     lines = readers.text_dataset(texts_or_files, shuffle=shuffle, seed=seed)
 
     def tokenize(strings):

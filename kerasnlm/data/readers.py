@@ -380,16 +380,16 @@ def text_dataset(texts_or_files, shuffle=False, seed=None, max_lines=None):
 
     Files are read with `TextLineDataset` and interleaved (constant memory, whatever their
     size); blank lines are dropped; a line that is not UTF-8 stops iteration with an error
-    naming the file and line. In-memory texts are used as given.
+    naming the file and line. In-memory texts lose their blank items only.
 
     Args:
         texts_or_files: a file path or glob, a list of paths, a list of texts, or a
-            `tf.data.Dataset` of scalar strings (used as is).
-        shuffle: whether to shuffle (file order and lines within a
-            `SHUFFLE_BUFFER_LINES`-line buffer; in-memory texts fully), anew each epoch.
+            `tf.data.Dataset` of scalar strings (used as is, but for `shuffle`).
+        shuffle: whether to shuffle, anew each epoch: in-memory texts fully; files (their
+            order, and lines) and datasets within a `SHUFFLE_BUFFER_LINES`-line buffer.
         seed: int seed for shuffling and sampling, for reproducible order.
-        max_lines: when the corpus is larger, keep a uniform random sample of about this
-            many lines instead (files are still read once, but only the sample goes on).
+        max_lines: when a list or files hold more lines, keep a uniform random sample of
+            about this many instead (files are still read once, but only the sample goes on).
 
     Returns:
         A `tf.data.Dataset` of scalar `tf.string`.
@@ -404,7 +404,7 @@ def text_dataset(texts_or_files, shuffle=False, seed=None, max_lines=None):
     """
     kind, source = resolve_texts(texts_or_files)
     if kind == "dataset":
-        return source
+        return source.shuffle(SHUFFLE_BUFFER_LINES, seed=seed) if shuffle else source
     if kind == "texts":
         texts = [text for text in source if text.strip()]
         if max_lines is not None and len(texts) > max_lines:

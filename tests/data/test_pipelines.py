@@ -157,6 +157,8 @@ def test_masked_lm_caps_predictions_and_validates_arguments(tokenizer):
         knlm.data.masked_lm_dataset(lines, lambda x: x)
     with pytest.raises(ValueError, match="every text is empty"):
         knlm.data.masked_lm_dataset(["", "  "], tokenizer)
+    with pytest.raises(ValueError, match=r"fewer texts than one batch \(32\)"):
+        knlm.data.masked_lm_dataset(lines[:31] + [" "], tokenizer)
 
 
 def test_causal_lm_windows_are_the_document_stream_shifted_by_one(tokenizer, tmp_path):

@@ -198,8 +198,10 @@ def test_text_dataset_streams_and_interleaves_files(tmp_path):
     first, second = lines_of(shuffled), lines_of(shuffled)
     assert sorted(first) == sorted(second) == ["a1", "a2", "a3", "b1", "b2"]
     assert lines_of(knlm.data.text_dataset([a, b], shuffle=True, seed=3)) == first  # reproducible
-    dataset = tf.data.Dataset.from_tensor_slices(["p", "q"])
+    dataset = tf.data.Dataset.from_tensor_slices([f"line {i}" for i in range(100)])
     assert knlm.data.text_dataset(dataset) is dataset
+    shuffled = lines_of(knlm.data.text_dataset(dataset, shuffle=True, seed=1))
+    assert sorted(shuffled) == sorted(lines_of(dataset)) and shuffled != lines_of(dataset)
 
 
 def test_text_dataset_samples_large_corpora_uniformly(tmp_path):

@@ -89,6 +89,10 @@ def test_same_ids_eagerly_in_dataset_map_in_tf_function_and_in_saved_model(
     assert mapped == eager
     assert per_element == eager
     assert graph(tf.constant(texts)).to_list() == eager
+    detokenize = tf.function(lambda ids: tokenizer.detokenize(ids))
+    assert detokenize(tokenizer(texts).to_tensor()).numpy().tolist() == (
+        tokenizer.detokenize(tokenizer(texts)).numpy().tolist()
+    )
 
     module = tf.Module()
     module.tokenize = tf.function(
