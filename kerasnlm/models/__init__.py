@@ -1,4 +1,7 @@
 """Models: the Transformer backbone, pretraining models and task models built on it."""
 
 from kerasnlm.models.backbone import TransformerBackbone
+from kerasnlm.models.causal_language_model import CausalLanguageModel
+from kerasnlm.models.masked_language_model import MaskedLanguageModel
 from kerasnlm.models.model import Model
+from kerasnlm.models.task import Task

@@ -1,0 +1,219 @@
+import keras
+import keras_hub
+import numpy as np
+from keras import ops
+
+from kerasnlm.layers.language_model_head import LanguageModelHead
+from kerasnlm.models.task import Task
+from kerasnlm.utils.checks import check_token_ids
+
+SAMPLERS = ("greedy", "top_k", "top_p", "beam", "random")
+
+
+@keras.saving.register_keras_serializable(package="kerasnlm")
+class CausalLanguageModel(Task):
+    """Causal (GPT-style) language model: predict every next token from the tokens before it.
+
+    Runs the backbone's own layers with a causal attention mask (the layers are shared with
+    the backbone and any other model built on it, not copied) and scores each position against
+    the backbone's embedding matrix, tied by reference.
+
+    Inputs, a dict (as made by `kerasnlm.data.causal_lm_dataset`): `"token_ids"` and
+    `"padding_mask"`, `(batch, length)`. Output: float32 logits `(batch, length,
+    vocabulary_size)`. Labels: the next token at each position.
+
+    `generate()` decodes one token at a time with a key/value cache, so each new token costs
+    one position rather than a re-run of the prefix, using keras-hub's samplers.
+
+    Args:
+        backbone: a `kerasnlm.models.TransformerBackbone`, shared by reference.
+        tokenizer: optional `kerasnlm.tokenizers.WordPieceTokenizer`; lets `generate` take and
+            return strings. Saved with the model.
+        **kwargs: passed to `keras.Model`.
+
+    Example:
+    ```python
+    import kerasnlm as knlm
+
+    tokenizer = knlm.tokenizers.WordPieceTokenizer(knlm.data.samples.vocabulary())
+    backbone = knlm.models.TransformerBackbone(
+        vocabulary_size=tokenizer.vocabulary_size, sequence_length=32, num_layers=2,
+        num_heads=2, hidden_dim=64, intermediate_dim=128)
+    model = knlm.models.CausalLanguageModel(backbone, tokenizer=tokenizer)
+    model.compile()
+    model.generate(["the movie was"], max_length=12, sampler="greedy")  # a list of 1 string
+    ```
+
+    References:
+        - [Radford et al., 2019](https://openai.com/research/better-language-models)
+    """
+
+    def __init__(self, backbone, tokenizer=None, **kwargs):
+        if tokenizer is not None and tokenizer.vocabulary_size != backbone.vocabulary_size:
+            raise ValueError(
+                f"The tokenizer's vocabulary ({tokenizer.vocabulary_size} tokens) does not match "
+                f"the backbone's `vocabulary_size` ({backbone.vocabulary_size})."
+            )
+        # === Layers ===
+        head = LanguageModelHead(
+            backbone.token_embedding, transform=False, dtype=backbone.dtype_policy,
+            name="causal_lm_head",
+        )
+
+        # === Functional graph ===
+        inputs = {
+            "token_ids": keras.Input(shape=(None,), dtype="int32", name="token_ids"),
+            "padding_mask": keras.Input(shape=(None,), dtype="int32", name="padding_mask"),
+        }
+        hidden = backbone.encode(inputs["token_ids"], inputs["padding_mask"], use_causal_mask=True)
+        super().__init__(inputs, head(hidden), backbone=backbone, **kwargs)
+        self.head = head
+        self.tokenizer = tokenizer
+        self._generate_functions = {}
+
+    def default_loss(self):
+        # Averaged over the weighted (real) predictions only, not over padding slots.
+        return keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="mean_with_sample_weight"
+        )
+
+    def default_metrics(self):
+        return [
+            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+            keras_hub.metrics.Perplexity(from_logits=True, name="perplexity"),
+        ]
+
+    # --- Generation ---
+
+    def _next_with_cache(self, token_ids, cache, index):
+        """Logits for position `index` given everything before it, one position of work."""
+        previous = ops.slice(token_ids, (0, index - 1), (ops.shape(token_ids)[0], 1))
+        hidden, cache = self.backbone.encode(previous, cache=cache, cache_index=index - 1)
+        return self.head(hidden)[:, 0], hidden[:, 0], cache
+
+    def _next_without_cache(self, token_ids, cache, index):
+        """The same logits by re-running the whole prefix (for checking the cache)."""
+        hidden = self.backbone.encode(token_ids, use_causal_mask=True)
+        hidden = ops.take(hidden, index - 1, axis=1)
+        return self.head(hidden[:, None])[:, 0], hidden, cache
+
+    def _generate_ids(self, token_ids, prompt_mask, start, sampler, stop_token_ids, use_cache):
+        cache = None
+        if use_cache:
+            batch, length = ops.shape(token_ids)
+            _, cache = self.backbone.encode(
+                token_ids, cache=self.backbone.initial_cache(batch, length)
+            )
+        return sampler(
+            next=self._next_with_cache if use_cache else self._next_without_cache,
+            prompt=token_ids,
+            cache=cache,
+            index=start,
+            mask=prompt_mask,
+            stop_token_ids=stop_token_ids,
+            model=self,
+        )
+
+    def _compiled_generate(self, sampler, stop_token_ids, use_cache):
+        def generate(token_ids, prompt_mask, start):
+            return self._generate_ids(
+                token_ids, prompt_mask, start, sampler, stop_token_ids, use_cache
+            )
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            return tf.function(generate, jit_compile=True, reduce_retracing=True)
+        return generate
+
+    def generate(
+        self, prompts, max_length=None, sampler="top_k", tokenizer=None, use_cache=True,
+        stop_at_end=True,
+    ):
+        """Continues each prompt until `max_length` tokens or the end-of-text token (`[SEP]`).
+
+        Args:
+            prompts: list of str (needs a tokenizer), or an int array `(batch, prompt_length)`
+                of token ids (0-padded on the right).
+            max_length: total tokens (prompt + generated); defaults to the backbone's
+                `sequence_length`, which it may not exceed.
+            sampler: `"greedy"`, `"top_k"`, `"top_p"`, `"beam"`, `"random"`, or a
+                `keras_hub.samplers.Sampler` (e.g. `TopKSampler(k=10, seed=0)`).
+            tokenizer: overrides the model's tokenizer.
+            use_cache: decode with the key/value cache (set False only to check it).
+            stop_at_end: stop a row at the end-of-text token.
+
+        Returns:
+            list of str when prompts are strings, else an int32 numpy array
+            `(batch, max_length)` (0 after the end).
+        """
+        tokenizer = tokenizer or self.tokenizer
+        max_length = max_length or self.backbone.sequence_length
+        if max_length > self.backbone.sequence_length:
+            raise ValueError(
+                f"`max_length` ({max_length}) exceeds the model's `sequence_length` "
+                f"({self.backbone.sequence_length})."
+            )
+        if isinstance(sampler, str) and sampler not in SAMPLERS:
+            raise ValueError(f"`sampler` must be one of {SAMPLERS}; received {sampler!r}.")
+        strings = isinstance(prompts, (list, tuple)) and all(isinstance(p, str) for p in prompts)
+        if strings:
+            if tokenizer is None:
+                raise ValueError("String prompts need a tokenizer: pass `tokenizer=`.")
+            rows = [list(map(int, row)) for row in tokenizer(list(prompts)).to_list()]
+        else:
+            rows = [[int(t) for t in row if t != 0] for row in np.asarray(prompts)]
+        if not rows or min(len(row) for row in rows) == 0:
+            raise ValueError("Every prompt must hold at least one token.")
+        longest = max(len(row) for row in rows)
+        if longest >= max_length:
+            raise ValueError(
+                f"A prompt is {longest} tokens long, which leaves no room to generate within "
+                f"`max_length` ({max_length}); the model's `sequence_length` is "
+                f"{self.backbone.sequence_length}."
+            )
+        token_ids = np.zeros((len(rows), max_length), "int32")
+        for i, row in enumerate(rows):
+            token_ids[i, : len(row)] = row
+        # Decoding is XLA-compiled, where a bad id would be clamped: check it here.
+        check_token_ids(token_ids, self.backbone.vocabulary_size, name="prompts")
+        prompt_mask = token_ids != 0
+
+        end_id = None
+        if stop_at_end:
+            end_id = tokenizer.sep_id if tokenizer is not None else None
+        # One compiled function per sampler and setting, reused across calls.
+        key = (sampler if isinstance(sampler, str) else id(sampler), end_id, use_cache)
+        if key not in self._generate_functions:
+            if isinstance(sampler, str):
+                sampler = keras_hub.samplers.get(sampler)
+            self._generate_functions[key] = self._compiled_generate(
+                sampler, None if end_id is None else (end_id,), use_cache
+            )
+        start = ops.convert_to_tensor(min(len(row) for row in rows), "int32")
+        generated = ops.convert_to_numpy(
+            self._generate_functions[key](token_ids, prompt_mask, start)
+        )
+        if end_id is not None:  # blank out everything after each row's end token
+            for row, length in zip(generated, (len(r) for r in rows)):
+                ends = np.flatnonzero(row[length:] == end_id)
+                if ends.size:
+                    row[length + ends[0] :] = 0
+        if not strings:
+            return generated
+        texts = tokenizer.detokenize(generated, skip_special_tokens=True)
+        return [text.decode("utf-8") for text in ops.convert_to_numpy(texts).tolist()]
+
+    def get_config(self):
+        config = super().get_config()
+        config["tokenizer"] = (
+            None if self.tokenizer is None else keras.saving.serialize_keras_object(self.tokenizer)
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if config.get("tokenizer") is not None:
+            config["tokenizer"] = keras.saving.deserialize_keras_object(config["tokenizer"])
+        return super().from_config(config)

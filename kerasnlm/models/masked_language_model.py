@@ -1,0 +1,92 @@
+import keras
+import keras_hub
+from keras import ops
+
+from kerasnlm.layers.language_model_head import LanguageModelHead
+from kerasnlm.models.task import Task
+
+
+@keras.saving.register_keras_serializable(package="kerasnlm")
+class MaskedLanguageModel(Task):
+    """Masked-language-model pretraining (BERT): predict the tokens hidden at `mask_positions`.
+
+    The backbone encodes the corrupted sequence; the vectors at the masked positions go
+    through a dense + GELU + LayerNorm transform and are scored against every token with the
+    backbone's own embedding matrix (transposed, tied by reference) plus a bias. Only masked
+    positions are predicted, so only they cost a vocabulary-sized product.
+
+    Inputs, a dict (as made by `kerasnlm.data.masked_lm_dataset`):
+        - `"token_ids"`, `"padding_mask"`: `(batch, length)`, as for the backbone.
+        - `"mask_positions"`: int `(batch, num_predictions)`, positions in `[0, length)`.
+    Output: float32 logits `(batch, num_predictions, vocabulary_size)`.
+    Labels: the original ids at `mask_positions`; sample weights 0 for unused prediction slots.
+
+    `compile()` defaults: sparse categorical cross-entropy on logits, AdamW, and the weighted
+    metrics `accuracy` (of masked tokens) and `perplexity` (keras-hub's, on masked tokens).
+
+    Args:
+        backbone: a `kerasnlm.models.TransformerBackbone`, shared by reference.
+        **kwargs: passed to `keras.Model` (`name`...).
+
+    Example:
+    ```python
+    import kerasnlm as knlm
+
+    tokenizer = knlm.tokenizers.WordPieceTokenizer(knlm.data.samples.vocabulary())
+    backbone = knlm.models.TransformerBackbone(
+        vocabulary_size=tokenizer.vocabulary_size, sequence_length=32, num_layers=2,
+        num_heads=2, hidden_dim=64, intermediate_dim=128)
+    model = knlm.models.MaskedLanguageModel(backbone)
+    model.compile()
+    data = knlm.data.masked_lm_dataset(
+        ["the movie was great .", "a dull , lifeless film ."] * 16, tokenizer,
+        sequence_length=32, batch_size=8, seed=0)
+    model.fit(data, epochs=1, verbose=0)
+    assert model.head.token_embedding is backbone.token_embedding  # tied, not copied
+    ```
+
+    References:
+        - [Devlin et al., 2019](https://arxiv.org/abs/1810.04805)
+    """
+
+    def __init__(self, backbone, **kwargs):
+        # === Layers ===
+        head = LanguageModelHead(
+            backbone.token_embedding,
+            transform=True,
+            layer_norm_epsilon=backbone.layer_norm_epsilon,
+            dtype=backbone.dtype_policy,
+            name="masked_lm_head",
+        )
+
+        # === Functional graph ===
+        inputs = {
+            "token_ids": keras.Input(shape=(None,), dtype="int32", name="token_ids"),
+            "padding_mask": keras.Input(shape=(None,), dtype="int32", name="padding_mask"),
+            "mask_positions": keras.Input(shape=(None,), dtype="int32", name="mask_positions"),
+        }
+        sequence = backbone(
+            {"token_ids": inputs["token_ids"], "padding_mask": inputs["padding_mask"]}
+        )["sequence_output"]
+        masked = ops.take_along_axis(sequence, inputs["mask_positions"][:, :, None], axis=1)
+        super().__init__(inputs, head(masked), backbone=backbone, **kwargs)
+        self.head = head
+
+    def token_id_limits(self):
+        length = self.backbone.sequence_length
+        return {
+            **self.backbone.token_id_limits(),
+            "mask_positions": (length, None, "the model's sequence_length"),
+        }
+
+    def default_loss(self):
+        # Averaged over the weighted (real) predictions only, not over padding slots.
+        return keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="mean_with_sample_weight"
+        )
+
+    def default_metrics(self):
+        return [
+            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+            keras_hub.metrics.Perplexity(from_logits=True, name="perplexity"),
+        ]

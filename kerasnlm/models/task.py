@@ -1,0 +1,97 @@
+import keras
+
+from kerasnlm.models.model import Model
+
+
+# Variables that AdamW leaves undecayed by default: biases and LayerNorm scales and offsets.
+NO_DECAY = ["bias", "gamma", "beta"]
+
+
+class Task(Model):
+    """The base of every model built on a `TransformerBackbone` (pretraining and task models).
+
+    - The backbone is held by reference (`self.backbone`), never copied: two tasks built on one
+      backbone train the same variables.
+    - The config stores the backbone as a nested config, and `from_config` rebuilds the task on
+      the rebuilt backbone, so ties to its embedding survive `save` / `load_model`.
+    - `compile()` with no arguments uses the task's defaults (`default_loss`,
+      `default_metrics`, and AdamW with weight decay off for biases and LayerNorm); any argument
+      given overrides its default.
+
+    A subclass builds its layers and Functional graph, calls `super().__init__(inputs, outputs,
+    backbone=backbone)`, and lists its extra `__init__` arguments in `get_config`.
+    """
+
+    def __init__(self, inputs, outputs, backbone, **kwargs):
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.backbone = backbone
+
+    def token_id_limits(self):
+        return self.backbone.token_id_limits()
+
+    def default_loss(self):
+        raise NotImplementedError
+
+    def default_metrics(self):
+        return []
+
+    def compile(
+        self, optimizer="auto", loss="auto", weighted_metrics="auto", learning_rate=5e-4,
+        weight_decay=0.01, **kwargs,
+    ):
+        """Keras `compile` with working defaults.
+
+        Args:
+            optimizer: `"auto"` for AdamW(`learning_rate`, `weight_decay`) that exempts biases
+                and LayerNorm parameters from weight decay, or any Keras optimizer.
+            loss: `"auto"` for the task's loss, or any Keras loss.
+            weighted_metrics: `"auto"` for the task's metrics (weighted by the pipelines'
+                sample weights, so padding never counts), or a list.
+            learning_rate: float or a `keras.optimizers.schedules.LearningRateSchedule`, used by
+                the default optimizer.
+            weight_decay: float, used by the default optimizer.
+            **kwargs: passed to `keras.Model.compile` (`metrics`, `jit_compile`...).
+        """
+        self._default_optimizer = optimizer == "auto"
+        if optimizer == "auto":
+            optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
+            optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
+        if loss == "auto":
+            loss = self.default_loss()
+        if weighted_metrics == "auto":
+            weighted_metrics = self.default_metrics()
+        super().compile(
+            optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs
+        )
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        if config:
+            # AdamW's own config does not record which variables skip weight decay.
+            config["default_optimizer"] = getattr(self, "_default_optimizer", False)
+        return config
+
+    def compile_from_config(self, config):
+        """Recompiles a loaded model exactly as it was compiled (used by `load_model`)."""
+        config = dict(config)
+        default_optimizer = config.pop("default_optimizer", False)
+        config = keras.saving.deserialize_keras_object(config)
+        super().compile(**config)
+        if default_optimizer:
+            self.optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
+        self._default_optimizer = default_optimizer
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)

@@ -1,0 +1,77 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kerasnlm as knlm
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return knlm.tokenizers.WordPieceTokenizer(knlm.data.samples.vocabulary())
+
+
+def make_backbone(tokenizer, **kwargs):
+    return knlm.models.TransformerBackbone(
+        vocabulary_size=tokenizer.vocabulary_size, sequence_length=32, num_layers=2,
+        num_heads=2, hidden_dim=32, intermediate_dim=64, **kwargs,
+    )
+
+
+def fixed_batch(tokenizer):
+    texts = knlm.data.read_text(knlm.data.samples.english_text("valid"))[:64]
+    dataset = knlm.data.masked_lm_dataset(texts, tokenizer, sequence_length=32, batch_size=16, seed=0)
+    return next(iter(dataset))
+
+
+def test_tied_to_the_backbone_embedding_also_after_reload(tokenizer, tmp_path):
+    backbone = make_backbone(tokenizer)
+    model = knlm.models.MaskedLanguageModel(backbone)
+    assert model.backbone is backbone
+    assert model.head.token_embedding.embeddings is backbone.token_embedding.embeddings
+    # One variable: the embedding is counted once among the model's weights.
+    assert sum(w is backbone.token_embedding.embeddings for w in model.weights) == 1
+    x, y, w = fixed_batch(tokenizer)
+    expected = model.predict(x, verbose=0)
+
+    model.compile()
+    model.save(tmp_path / "mlm.keras")
+    reloaded = keras.models.load_model(tmp_path / "mlm.keras")
+    assert isinstance(reloaded, knlm.models.MaskedLanguageModel)
+    assert reloaded.head.token_embedding.embeddings is reloaded.backbone.token_embedding.embeddings
+    np.testing.assert_array_equal(reloaded.predict(x, verbose=0), expected)
+    assert reloaded.compiled and isinstance(reloaded.optimizer, keras.optimizers.AdamW)
+    assert reloaded.get_compile_config()["default_optimizer"] is True
+    # Still tied after reloading: moving the backbone's matrix moves the head's logits.
+    reloaded.backbone.token_embedding.embeddings.assign(
+        reloaded.backbone.token_embedding.embeddings * 2.0
+    )
+    assert not np.allclose(reloaded.predict(x, verbose=0), expected)
+
+
+def test_loss_falls_on_a_fixed_batch(tokenizer):
+    model = knlm.models.MaskedLanguageModel(make_backbone(tokenizer, dropout=0.0))
+    model.compile(learning_rate=2e-3)
+    x, y, w = fixed_batch(tokenizer)
+    logits = model.predict(x, verbose=0)
+    assert logits.shape == (16, y.shape[1], tokenizer.vocabulary_size) and logits.dtype == np.float32
+    history = model.fit(x, y, sample_weight=w, epochs=40, batch_size=16, verbose=0).history
+    assert history["loss"][-1] < 0.5 * history["loss"][0], history["loss"]
+    # The loss is averaged over real predictions: at start it is near log(vocabulary_size).
+    assert abs(history["loss"][0] - np.log(tokenizer.vocabulary_size)) < 1.5
+    assert history["accuracy"][-1] > 0.5
+    assert set(history) == {"loss", "accuracy", "perplexity"}
+
+
+def test_mask_positions_out_of_range_are_refused(tokenizer):
+    model = knlm.models.MaskedLanguageModel(make_backbone(tokenizer))
+    model.compile()
+    x, y, w = fixed_batch(tokenizer)
+    bad = {**{k: v.numpy() for k, v in x.items()}}
+    bad["mask_positions"] = bad["mask_positions"].copy()
+    bad["mask_positions"][0, 0] = 40
+    with pytest.raises(ValueError, match=r"`mask_positions` holds values outside \[0, 32\)"):
+        model.fit(bad, y.numpy(), sample_weight=w.numpy(), verbose=0)
+    dataset = tf.data.Dataset.from_tensors((bad, y, w))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="`mask_positions` holds values >= 32"):
+        model.fit(dataset, verbose=0)
