@@ -15,7 +15,29 @@ def _parser():
     quickstart.add_argument("--epochs", type=int, default=3)
     quickstart.add_argument("--output-dir", default="runs/quickstart")
     quickstart.add_argument("--seed", type=int, default=0)
+
+    pretrain = commands.add_parser(
+        "pretrain",
+        help="pretrain a backbone (masked-LM or causal-LM); rerun the same command to resume",
+    )
+    pretrain.add_argument("--config", required=True, help="a YAML or JSON PretrainConfig file")
+    pretrain.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override one setting of the config file (repeatable), e.g. --set steps=2000",
+    )
     return parser
+
+
+def _overrides(pairs):
+    import yaml
+
+    overrides = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator:
+            raise ValueError(f"`--set` takes KEY=VALUE; received {pair!r}.")
+        overrides[key] = yaml.safe_load(value)
+    return overrides
 
 
 def main(argv=None):
@@ -26,6 +48,11 @@ def main(argv=None):
             from kerasnlm.cli.quickstart import quickstart
 
             quickstart(epochs=args.epochs, output_dir=args.output_dir, seed=args.seed)
+        elif args.command == "pretrain":
+            from kerasnlm.training import PretrainConfig
+            from kerasnlm.training import pretrain
+
+            pretrain(PretrainConfig.from_file(args.config, **_overrides(args.set)))
     except (ValueError, TypeError, FileNotFoundError) as error:
         print(f"kerasnlm {args.command}: error: {error}", file=sys.stderr)
         return 2

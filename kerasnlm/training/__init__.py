@@ -1,0 +1,9 @@
+"""Training runs: pretraining entry point, learning-rate schedules, resumable checkpoints."""
+
+from kerasnlm.training.checkpoints import StepCheckpoint
+from kerasnlm.training.checkpoints import restore_latest
+from kerasnlm.training.checkpoints import save_checkpoint
+from kerasnlm.training.pretrain import PretrainConfig
+from kerasnlm.training.pretrain import pretrain
+from kerasnlm.training.pretrain import unigram_perplexity
+from kerasnlm.training.schedules import WarmupDecay

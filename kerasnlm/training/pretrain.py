@@ -1,0 +1,240 @@
+"""Pretraining a backbone with a masked-LM or causal-LM objective, resumable after a crash.
+
+Used from a notebook (`pretrain(PretrainConfig(...))`) and by `kerasnlm pretrain --config
+cfg.yaml`. A run writes into `output_dir`:
+
+    vocab.txt            the WordPiece vocabulary (trained on the corpus unless given)
+    checkpoints/         every `checkpoint_every` steps: all weights, dropout seeds and
+                         optimizer state; a rerun of the same command resumes from the newest
+    logs/                TensorBoard logs
+    backbone.keras       the pretrained backbone, for any task model
+    model.keras          the whole pretraining model
+
+Resuming repeats no step and skips none: the input pipeline is a deterministic function of the
+seed, so the rerun skips the batches already trained on and continues with the very batches the
+uninterrupted run would have seen.
+"""
+
+import dataclasses
+import glob
+import json
+import os
+
+import keras
+import numpy as np
+
+from kerasnlm import data
+from kerasnlm.models import CausalLanguageModel
+from kerasnlm.models import MaskedLanguageModel
+from kerasnlm.models import TransformerBackbone
+from kerasnlm.tokenizers import WordPieceTokenizer
+from kerasnlm.training.checkpoints import StepCheckpoint
+from kerasnlm.training.checkpoints import restore_latest
+from kerasnlm.training.schedules import WarmupDecay
+
+OBJECTIVES = {"masked_lm": MaskedLanguageModel, "causal_lm": CausalLanguageModel}
+PIPELINES = {"masked_lm": data.masked_lm_dataset, "causal_lm": data.causal_lm_dataset}
+
+
+@dataclasses.dataclass
+class PretrainConfig:
+    """Everything a pretraining run needs; also the schema of the `--config` file.
+
+    The model fields are those of `TransformerBackbone`; the defaults are the benchmark
+    backbone (4 layers, hidden 256, 4 heads, intermediate 1024, sequence 128).
+    """
+
+    corpus: list  # text files (paths or globs), one document a line
+    output_dir: str
+    objective: str = "masked_lm"
+    validation: str = None  # a held-out text file, evaluated at every checkpoint
+    vocabulary: str = None  # a vocab.txt; trained on the corpus when None
+    vocabulary_size: int = 8000
+    lowercase: bool = True
+    sequence_length: int = 128
+    num_layers: int = 4
+    num_heads: int = 4
+    hidden_dim: int = 256
+    intermediate_dim: int = 1024
+    dropout: float = 0.1
+    position_encoding: str = "learned"
+    normalize_first: bool = False
+    batch_size: int = 32
+    steps: int = 10000
+    checkpoint_every: int = 500
+    learning_rate: float = 5e-4
+    warmup_steps: int = 1000
+    decay: str = "linear"
+    weight_decay: float = 0.01
+    validation_steps: int = 20
+    seed: int = 0
+    verbose: str = "auto"
+
+    @classmethod
+    def from_file(cls, path, **overrides):
+        """Reads a YAML or JSON config file; `overrides` replace its values."""
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"No config file at {path}.")
+        with open(path) as f:
+            if path.endswith(".json"):
+                values = json.load(f)
+            else:
+                import yaml
+
+                values = yaml.safe_load(f) or {}
+        if not isinstance(values, dict):
+            raise ValueError(f"{path} must hold a mapping of settings; it holds {type(values).__name__}.")
+        unknown = set(values) | set(overrides)
+        unknown -= {field.name for field in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"Unknown settings in {path}: {sorted(unknown)}.")
+        return cls(**{**values, **overrides})
+
+    def __post_init__(self):
+        if isinstance(self.corpus, str):
+            self.corpus = [self.corpus]
+        if self.objective not in OBJECTIVES:
+            raise ValueError(
+                f"`objective` must be one of {sorted(OBJECTIVES)}; received {self.objective!r}."
+            )
+        for name in ("steps", "checkpoint_every", "batch_size", "sequence_length"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be a positive integer; received {value!r}.")
+        if self.steps % self.checkpoint_every:
+            raise ValueError(
+                f"`steps` ({self.steps}) must be a multiple of `checkpoint_every` "
+                f"({self.checkpoint_every}), so that every run ends on a checkpoint."
+            )
+        if not 0 <= self.warmup_steps < self.steps:
+            raise ValueError(
+                f"`warmup_steps` must be in [0, steps={self.steps}); received {self.warmup_steps}."
+            )
+
+    def corpus_files(self):
+        files = sorted({f for pattern in self.corpus for f in glob.glob(pattern)})
+        if not files:
+            raise FileNotFoundError(f"No file matches `corpus` {self.corpus}.")
+        return files
+
+    def model_settings(self):
+        """The settings a checkpoint depends on: changing any of them breaks a resume."""
+        settings = dataclasses.asdict(self)
+        for name in ("output_dir", "verbose", "validation_steps"):
+            settings.pop(name)
+        return settings
+
+
+def _tokenizer(config, files):
+    saved = os.path.join(config.output_dir, "vocab.txt")
+    if config.vocabulary is not None:
+        tokenizer = WordPieceTokenizer(vocabulary=config.vocabulary, lowercase=config.lowercase)
+    elif os.path.exists(saved):  # a resumed run keeps the vocabulary it started with
+        tokenizer = WordPieceTokenizer(vocabulary=saved, lowercase=config.lowercase)
+    else:
+        tokenizer = WordPieceTokenizer.train(
+            files, vocabulary_size=config.vocabulary_size, lowercase=config.lowercase,
+            seed=config.seed,
+        )
+    tokenizer.save_vocabulary(saved)
+    return tokenizer
+
+
+def build_pretraining_model(config, tokenizer):
+    """The backbone and its pretraining model, compiled with warm-up and decay."""
+    backbone = TransformerBackbone(
+        vocabulary_size=tokenizer.vocabulary_size,
+        sequence_length=config.sequence_length,
+        num_layers=config.num_layers,
+        num_heads=config.num_heads,
+        hidden_dim=config.hidden_dim,
+        intermediate_dim=config.intermediate_dim,
+        dropout=config.dropout,
+        position_encoding=config.position_encoding,
+        normalize_first=config.normalize_first,
+    )
+    if config.objective == "causal_lm":
+        model = CausalLanguageModel(backbone, tokenizer=tokenizer)
+    else:
+        model = MaskedLanguageModel(backbone)
+    model.compile(
+        learning_rate=WarmupDecay(
+            config.learning_rate, config.steps, config.warmup_steps, config.decay
+        ),
+        weight_decay=config.weight_decay,
+    )
+    return model
+
+
+def pretrain(config):
+    """Runs (or resumes) a pretraining run; returns the trained pretraining model.
+
+    Example:
+    ```python
+    import kerasnlm as knlm
+
+    config = knlm.training.PretrainConfig(
+        corpus=[knlm.data.samples.english_text()], output_dir="/tmp/pretrain_demo",
+        vocabulary=knlm.data.samples.vocabulary(), objective="causal_lm",
+        num_layers=1, hidden_dim=32, intermediate_dim=64, num_heads=2, sequence_length=32,
+        batch_size=8, steps=4, checkpoint_every=2, warmup_steps=1, verbose=0)
+    model = knlm.training.pretrain(config)
+    int(model.optimizer.iterations)  # 4
+    ```
+    """
+    files = config.corpus_files()
+    os.makedirs(config.output_dir, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    tokenizer = _tokenizer(config, files)
+    model = build_pretraining_model(config, tokenizer)
+
+    checkpoints = os.path.join(config.output_dir, "checkpoints")
+    metadata = config.model_settings()
+    done = restore_latest(model, checkpoints, metadata)
+    if done >= config.steps:
+        return model
+
+    pipeline = PIPELINES[config.objective]
+    train = pipeline(
+        files, tokenizer, sequence_length=config.sequence_length,
+        batch_size=config.batch_size, seed=config.seed,
+    ).repeat()
+    validation = None
+    if config.validation:
+        validation = pipeline(
+            config.validation, tokenizer, sequence_length=config.sequence_length,
+            batch_size=config.batch_size, shuffle=False, seed=config.seed,
+        ).take(config.validation_steps)
+    model.fit(
+        train.skip(done),  # the batches the interrupted run already trained on
+        steps_per_epoch=config.checkpoint_every,
+        epochs=config.steps // config.checkpoint_every,
+        initial_epoch=done // config.checkpoint_every,
+        validation_data=validation,
+        callbacks=[
+            StepCheckpoint(checkpoints, metadata),
+            keras.callbacks.TensorBoard(os.path.join(config.output_dir, "logs")),
+        ],
+        verbose=config.verbose,
+    )
+    model.backbone.save(os.path.join(config.output_dir, "backbone.keras"))
+    model.save(os.path.join(config.output_dir, "model.keras"))
+    return model
+
+
+def unigram_perplexity(train_dataset, eval_dataset, vocabulary_size):
+    """Perplexity of an add-one-smoothed unigram model: the baseline any LM must beat.
+
+    Counts the labels (with their sample weights) of `train_dataset`, then scores the labels
+    of `eval_dataset`, both `(x, labels, sample_weight)` datasets from `kerasnlm.data`.
+    """
+    counts = np.ones(vocabulary_size)
+    for _, labels, weights in train_dataset:
+        np.add.at(counts, np.asarray(labels).ravel(), np.asarray(weights).ravel())
+    log_probability = np.log(counts / counts.sum())
+    total, weight = 0.0, 0.0
+    for _, labels, weights in eval_dataset:
+        weights = np.asarray(weights).ravel()
+        total -= float((log_probability[np.asarray(labels).ravel()] * weights).sum())
+        weight += float(weights.sum())
+    return float(np.exp(total / weight))
