@@ -12,15 +12,21 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
+ABSTRACT = (kerasnlm.models.Model, kerasnlm.models.Task)
+
+
 def public_classes():
     for module in (kerasnlm.layers, kerasnlm.models, kerasnlm.tokenizers):
         for name, obj in vars(module).items():
-            if inspect.isclass(obj) and obj is not kerasnlm.models.Model:
+            if inspect.isclass(obj) and obj not in ABSTRACT:
                 yield pytest.param(obj, id=f"{module.__name__}.{name}")
+    yield pytest.param(kerasnlm.training.WarmupDecay, id="kerasnlm.training.WarmupDecay")
+    yield pytest.param(kerasnlm.training.pretrain, id="kerasnlm.training.pretrain")
 
 
 @pytest.mark.parametrize("cls", list(public_classes()))
-def test_docstring_example_runs(cls):
+def test_docstring_example_runs(cls, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     blocks = PYTHON_BLOCK.findall(inspect.cleandoc(cls.__doc__ or ""))
     assert blocks, f"{cls.__name__} has no ```python Example in its docstring"
     for block in blocks:

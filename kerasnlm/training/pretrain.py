@@ -174,12 +174,12 @@ def pretrain(config):
     import kerasnlm as knlm
 
     config = knlm.training.PretrainConfig(
-        corpus=[knlm.data.samples.english_text()], output_dir="/tmp/pretrain_demo",
+        corpus=[knlm.data.samples.english_text()], output_dir="pretrain_demo",
         vocabulary=knlm.data.samples.vocabulary(), objective="causal_lm",
         num_layers=1, hidden_dim=32, intermediate_dim=64, num_heads=2, sequence_length=32,
         batch_size=8, steps=4, checkpoint_every=2, warmup_steps=1, verbose=0)
-    model = knlm.training.pretrain(config)
-    int(model.optimizer.iterations)  # 4
+    model = knlm.training.pretrain(config)  # rerun it: it resumes, here from step 4 (done)
+    assert int(model.optimizer.iterations) == 4
     ```
     """
     files = config.corpus_files()
