@@ -12,7 +12,6 @@ sequence 128, batch 32, vocabulary 8000, 20 predictions per sequence.
 
 import argparse
 import os
-import platform
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -24,22 +23,12 @@ import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
 import kerasnlm as knlm  # noqa: E402
+from common import cpu_description  # noqa: E402
 
 VOCABULARY, LENGTH, BATCH, PREDICTIONS = 8000, 128, 32, 20
 SIZE = dict(num_layers=4, num_heads=4, hidden_dim=256, intermediate_dim=1024, dropout=0.1)
 
 
-def cpu_description():
-    model, flags = platform.processor(), []
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = line.split(":", 1)[1].split()
-                break
-    wanted = ["avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "fma"]
-    return f"{model} ({os.cpu_count()} cores); flags: {' '.join(f for f in wanted if f in flags)}"
 
 
 def masked_lm_model(token_ids, padding_mask, sequence_output, embeddings):

@@ -23,17 +23,12 @@ import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
 import kerasnlm as knlm  # noqa: E402
+from common import cpu_description  # noqa: E402
 
 LENGTH, BATCH = 128, 32
 SIZE = dict(num_layers=4, num_heads=4, hidden_dim=256, intermediate_dim=1024, dropout=0.1)
 
 
-def cpu_model():
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
-    return "unknown"
 
 
 def pipelines(tokenizer):
@@ -135,7 +130,7 @@ def main():
     args = parser.parse_args()
 
     tokenizer = knlm.tokenizers.WordPieceTokenizer(knlm.data.samples.vocabulary())
-    print(f"CPU: {cpu_model()}")
+    print(f"CPU: {cpu_description()}")
     print(f"tensorflow {tf.__version__}, keras {keras.__version__} ({keras.backend.backend()})")
     print(f"sequence {LENGTH}, batch {BATCH}, vocabulary {tokenizer.vocabulary_size}")
     rates = {}

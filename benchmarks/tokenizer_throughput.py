@@ -26,17 +26,12 @@ import tensorflow_text as tf_text  # noqa: E402
 import tokenizers  # noqa: E402
 
 import kerasnlm as knlm  # noqa: E402
+from common import cpu_description  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_TEXT = ROOT.parent / "shared" / "data" / "english_text" / "train.txt"
 
 
-def cpu_model():
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
-    return "unknown"
 
 
 def sentences_per_second(tokenize, batches, repeats):
@@ -89,7 +84,7 @@ def main():
         ),
         "HF tokenizers (Rust)": (lambda x: hf.encode_batch(x, add_special_tokens=False), lists),
     }
-    print(f"CPU: {cpu_model()}")
+    print(f"CPU: {cpu_description()}")
     print(
         f"tensorflow {tf.__version__}, tensorflow-text {tf_text.__version__}, keras-hub "
         f"{keras_hub.__version__}, tokenizers {tokenizers.__version__}"

@@ -5,6 +5,8 @@ from keras import ops
 
 from kerasnlm.layers.language_model_head import LanguageModelHead
 from kerasnlm.models.task import Task
+from kerasnlm.models.task import token_prediction_loss
+from kerasnlm.models.task import token_prediction_metrics
 from kerasnlm.utils.checks import check_token_ids
 
 SAMPLERS = ("greedy", "top_k", "top_p", "beam", "random")
@@ -72,16 +74,10 @@ class CausalLanguageModel(Task):
         self._generate_functions = {}
 
     def default_loss(self):
-        # Averaged over the weighted (real) predictions only, not over padding slots.
-        return keras.losses.SparseCategoricalCrossentropy(
-            from_logits=True, reduction="mean_with_sample_weight"
-        )
+        return token_prediction_loss()
 
     def default_metrics(self):
-        return [
-            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-            keras_hub.metrics.Perplexity(from_logits=True, name="perplexity"),
-        ]
+        return token_prediction_metrics()
 
     # --- Generation ---
 

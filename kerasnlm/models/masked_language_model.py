@@ -1,9 +1,10 @@
 import keras
-import keras_hub
 from keras import ops
 
 from kerasnlm.layers.language_model_head import LanguageModelHead
 from kerasnlm.models.task import Task
+from kerasnlm.models.task import token_prediction_loss
+from kerasnlm.models.task import token_prediction_metrics
 
 
 @keras.saving.register_keras_serializable(package="kerasnlm")
@@ -80,13 +81,7 @@ class MaskedLanguageModel(Task):
         }
 
     def default_loss(self):
-        # Averaged over the weighted (real) predictions only, not over padding slots.
-        return keras.losses.SparseCategoricalCrossentropy(
-            from_logits=True, reduction="mean_with_sample_weight"
-        )
+        return token_prediction_loss()
 
     def default_metrics(self):
-        return [
-            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-            keras_hub.metrics.Perplexity(from_logits=True, name="perplexity"),
-        ]
+        return token_prediction_metrics()

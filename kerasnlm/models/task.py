@@ -1,10 +1,26 @@
 import keras
+import keras_hub
 
 from kerasnlm.models.model import Model
 
 
 # Variables that AdamW leaves undecayed by default: biases and LayerNorm scales and offsets.
 NO_DECAY = ["bias", "gamma", "beta"]
+
+
+def token_prediction_loss():
+    """Cross-entropy on logits, averaged over the weighted (real) tokens only, not padding."""
+    return keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, reduction="mean_with_sample_weight"
+    )
+
+
+def token_prediction_metrics():
+    """Token accuracy and perplexity (keras-hub's), both weighted by the sample weights."""
+    return [
+        keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+        keras_hub.metrics.Perplexity(from_logits=True, name="perplexity"),
+    ]
 
 
 class Task(Model):

@@ -143,7 +143,6 @@ def test_fit_refuses_out_of_range_ids_under_xla():
     bad = {**INPUTS, "token_ids": np.where(TOKEN_IDS == 9, 60, TOKEN_IDS)}
     target = {"sequence_output": np.zeros((2, 8, 16), "float32")}
     backbone = compiled_backbone()
-    before = [w.numpy().copy() for w in backbone.weights]
     with pytest.raises(ValueError, match=r"outside \[0, 50\).*\[60\]"):
         backbone.fit(bad, target, verbose=0)
     dataset = tf.data.Dataset.from_tensor_slices((bad, target)).batch(1)
