@@ -5,3 +5,4 @@ from kerasnlm.models.causal_language_model import CausalLanguageModel
 from kerasnlm.models.masked_language_model import MaskedLanguageModel
 from kerasnlm.models.model import Model
 from kerasnlm.models.task import Task
+from kerasnlm.models.sequence_classifier import SequenceClassifier

@@ -51,11 +51,6 @@ class CausalLanguageModel(Task):
     """
 
     def __init__(self, backbone, tokenizer=None, **kwargs):
-        if tokenizer is not None and tokenizer.vocabulary_size != backbone.vocabulary_size:
-            raise ValueError(
-                f"The tokenizer's vocabulary ({tokenizer.vocabulary_size} tokens) does not match "
-                f"the backbone's `vocabulary_size` ({backbone.vocabulary_size})."
-            )
         # === Layers ===
         head = LanguageModelHead(
             backbone.token_embedding, transform=False, dtype=backbone.dtype_policy,
@@ -68,9 +63,8 @@ class CausalLanguageModel(Task):
             "padding_mask": keras.Input(shape=(None,), dtype="int32", name="padding_mask"),
         }
         hidden = backbone.encode(inputs["token_ids"], inputs["padding_mask"], use_causal_mask=True)
-        super().__init__(inputs, head(hidden), backbone=backbone, **kwargs)
+        super().__init__(inputs, head(hidden), backbone=backbone, tokenizer=tokenizer, **kwargs)
         self.head = head
-        self.tokenizer = tokenizer
         self._generate_functions = {}
 
     def default_loss(self):
@@ -199,17 +193,3 @@ class CausalLanguageModel(Task):
             return generated
         texts = tokenizer.detokenize(generated, skip_special_tokens=True)
         return [text.decode("utf-8") for text in ops.convert_to_numpy(texts).tolist()]
-
-    def get_config(self):
-        config = super().get_config()
-        config["tokenizer"] = (
-            None if self.tokenizer is None else keras.saving.serialize_keras_object(self.tokenizer)
-        )
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if config.get("tokenizer") is not None:
-            config["tokenizer"] = keras.saving.deserialize_keras_object(config["tokenizer"])
-        return super().from_config(config)

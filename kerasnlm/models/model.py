@@ -2,6 +2,7 @@ import keras
 import tensorflow as tf
 
 from kerasnlm.utils.checks import check_integer_dtype
+from kerasnlm.utils.checks import check_labels
 from kerasnlm.utils.checks import validate_batch
 
 
@@ -12,7 +13,8 @@ class Model(keras.Model):
     token id is silently clamped to a valid embedding row. So before the data reaches a
     compiled step, every token-id input (named by `token_id_limits()`) is checked: numpy
     inputs at once, a `tf.data.Dataset` batch by batch (an assertion in a `map`, which raises
-    on the first bad batch). Other inputs (generators, `PyDataset`) are checked by the layers
+    on the first bad batch). Class labels are checked the same way when `label_limit()` says
+    how many classes there are. Other inputs (generators, `PyDataset`) are checked by the layers
     themselves when run eagerly or without XLA (`jit_compile=False`).
     """
 
@@ -29,25 +31,37 @@ class Model(keras.Model):
                 check_integer_dtype(value, name)
         return super().call(inputs, *args, **kwargs)
 
-    def _checked(self, x):
-        limits = self.token_id_limits()
+    def label_limit(self):
+        """The number of classes, for models whose labels are class ids; else None."""
+        return None
+
+    def _checked(self, x, y=None):
+        limits, classes = self.token_id_limits(), self.label_limit()
         if isinstance(x, tf.data.Dataset):
-            if isinstance(x.element_spec, tuple):
-                return x.map(lambda inputs, *rest: (validate_batch(inputs, limits), *rest))
-            return x.map(lambda inputs: validate_batch(inputs, limits))
+            if not isinstance(x.element_spec, tuple):
+                return x.map(lambda inputs: validate_batch(inputs, limits))
+
+            def check(inputs, *rest):
+                if classes is not None and rest:
+                    rest = (check_labels(rest[0], classes), *rest[1:])
+                return (validate_batch(inputs, limits), *rest)
+
+            return x.map(check)
         if isinstance(x, dict) or hasattr(x, "dtype"):
             validate_batch(x, limits)
+        if classes is not None and hasattr(y, "dtype"):
+            check_labels(y, classes)
         return x
 
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
         if isinstance(validation_data, (tuple, list)) and validation_data:
-            validation_data = (self._checked(validation_data[0]), *validation_data[1:])
+            validation_data = (self._checked(*validation_data[:2]), *validation_data[1:])
         elif validation_data is not None:
             validation_data = self._checked(validation_data)
-        return super().fit(self._checked(x), y, *args, validation_data=validation_data, **kwargs)
+        return super().fit(self._checked(x, y), y, *args, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
-        return super().evaluate(self._checked(x), y, *args, **kwargs)
+        return super().evaluate(self._checked(x, y), y, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
         return super().predict(self._checked(x), *args, **kwargs)

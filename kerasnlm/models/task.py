@@ -34,13 +34,23 @@ class Task(Model):
       `default_metrics`, and AdamW with weight decay off for biases and LayerNorm); any argument
       given overrides its default.
 
+    - An optional `tokenizer` (checked against the backbone's vocabulary) lets a task take raw
+      strings; it is saved with the model.
+
     A subclass builds its layers and Functional graph, calls `super().__init__(inputs, outputs,
-    backbone=backbone)`, and lists its extra `__init__` arguments in `get_config`.
+    backbone=backbone, tokenizer=...)`, and lists its extra `__init__` arguments in
+    `get_config`.
     """
 
-    def __init__(self, inputs, outputs, backbone, **kwargs):
+    def __init__(self, inputs, outputs, backbone, tokenizer=None, **kwargs):
+        if tokenizer is not None and tokenizer.vocabulary_size != backbone.vocabulary_size:
+            raise ValueError(
+                f"The tokenizer's vocabulary ({tokenizer.vocabulary_size} tokens) does not match "
+                f"the backbone's `vocabulary_size` ({backbone.vocabulary_size})."
+            )
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.backbone = backbone
+        self.tokenizer = tokenizer
 
     def token_id_limits(self):
         return self.backbone.token_id_limits()
@@ -100,14 +110,19 @@ class Task(Model):
             self.optimizer.build(self.trainable_variables)
 
     def get_config(self):
-        return {
+        config = {
             "name": self.name,
             "trainable": self.trainable,
             "backbone": keras.saving.serialize_keras_object(self.backbone),
         }
+        if self.tokenizer is not None:  # saved with the model: it carries its vocabulary
+            config["tokenizer"] = keras.saving.serialize_keras_object(self.tokenizer)
+        return config
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        for key in ("backbone", "tokenizer"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)

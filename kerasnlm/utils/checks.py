@@ -79,6 +79,22 @@ def check_token_ids(
     return token_ids
 
 
+def check_labels(labels, num_classes, name="labels"):
+    """Raises a clear error for class labels outside `[0, num_classes)`, and returns them.
+
+    Sparse cross-entropy under XLA gives a silent, meaningless loss for such a label.
+    """
+    dtype = keras.backend.standardize_dtype(labels.dtype)
+    if "int" not in dtype:
+        raise TypeError(f"`{name}` must be integer class ids; received dtype {dtype}.")
+    kind = _runtime_kind(labels)
+    if kind == "tf":
+        return _assert_ids_tf(labels, num_classes, None, name, "num_classes")
+    if kind == "numpy":
+        _assert_ids_numpy(np.asarray(labels), num_classes, None, name, "num_classes")
+    return labels
+
+
 def _assert_ids_numpy(ids, vocabulary_size, sequence_length, name, bound_name):
     if ids.size and (ids.min() < 0 or ids.max() >= vocabulary_size):
         bad = ids[(ids < 0) | (ids >= vocabulary_size)]

@@ -1,0 +1,136 @@
+import keras
+import numpy as np
+from keras import ops
+
+from kerasnlm import data
+from kerasnlm.models.task import Task
+
+POOLINGS = ("cls", "mean")
+
+
+@keras.saving.register_keras_serializable(package="kerasnlm")
+class SequenceClassifier(Task):
+    """Classifies a text (or a text pair) into one of `num_classes` classes (sentiment, topic...).
+
+    The backbone, shared by reference, encodes `[CLS] text [SEP]`; its `[CLS]` vector
+    (`pooling="cls"`) or the mean of its real-token vectors (`pooling="mean"`) goes through
+    dropout and a dense layer to class logits. Fine-tuning trains the whole model, embeddings
+    included, unless parts are frozen.
+
+    Inputs: `{"token_ids", "padding_mask"}` `(batch, length)`, as made by
+    `kerasnlm.data.classification_dataset`. Output: float32 logits `(batch, num_classes)`.
+    Labels: int class ids. `compile()` defaults: sparse categorical cross-entropy on logits,
+    AdamW, `accuracy`.
+
+    Given a `tokenizer` (and optionally `labels`, the class names), `predict` also takes a list
+    of raw strings and returns one dict per string: the predicted `label`, its `score`, and
+    every class's `probabilities`.
+
+    Args:
+        backbone: a `kerasnlm.models.TransformerBackbone`, shared by reference.
+        num_classes: int >= 2.
+        pooling: `"cls"` or `"mean"`.
+        dropout: float in [0, 1), before the output layer.
+        tokenizer: optional `kerasnlm.tokenizers.WordPieceTokenizer` for raw-string `predict`.
+        labels: optional list of `num_classes` class names.
+        **kwargs: passed to `keras.Model`.
+
+    Example:
+    ```python
+    import kerasnlm as knlm
+
+    tokenizer = knlm.tokenizers.WordPieceTokenizer(knlm.data.samples.vocabulary())
+    backbone = knlm.models.TransformerBackbone(
+        vocabulary_size=tokenizer.vocabulary_size, sequence_length=32, num_layers=1,
+        num_heads=2, hidden_dim=32, intermediate_dim=64)
+    classifier = knlm.models.SequenceClassifier(
+        backbone, num_classes=2, tokenizer=tokenizer, labels=["negative", "positive"])
+    classifier.compile()
+    texts, labels = knlm.data.read_tsv(knlm.data.samples.sst2("dev"))
+    classifier.fit(knlm.data.classification_dataset(
+        texts, labels, tokenizer, sequence_length=32, num_classes=2, seed=0), verbose=0)
+    classifier.predict(["a gorgeous , witty film", ""])  # [{"label": ..., "score": ...}, ...]
+    ```
+    """
+
+    def __init__(
+        self, backbone, num_classes, pooling="cls", dropout=0.1, tokenizer=None, labels=None,
+        **kwargs,
+    ):
+        if not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f"`num_classes` must be an integer >= 2; received {num_classes!r}.")
+        if pooling not in POOLINGS:
+            raise ValueError(f"`pooling` must be one of {POOLINGS}; received {pooling!r}.")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"`dropout` must be in [0, 1); received {dropout!r}.")
+        if labels is not None and len(labels) != num_classes:
+            raise ValueError(
+                f"`labels` names {len(labels)} classes but `num_classes` is {num_classes}."
+            )
+        # === Layers ===
+        head_dropout = keras.layers.Dropout(dropout, name="head_dropout")
+        output_dense = keras.layers.Dense(num_classes, dtype="float32", name="logits")
+
+        # === Functional graph ===
+        inputs = {
+            "token_ids": keras.Input(shape=(None,), dtype="int32", name="token_ids"),
+            "padding_mask": keras.Input(shape=(None,), dtype="int32", name="padding_mask"),
+        }
+        outputs = backbone(inputs)
+        if pooling == "cls":
+            pooled = outputs["pooled_output"]
+        else:
+            weights = ops.cast(inputs["padding_mask"], "float32")[:, :, None]
+            pooled = ops.sum(outputs["sequence_output"] * weights, axis=1) / ops.maximum(
+                ops.sum(weights, axis=1), 1.0
+            )
+        logits = output_dense(head_dropout(pooled))
+        super().__init__(inputs, logits, backbone=backbone, tokenizer=tokenizer, **kwargs)
+
+        # === Config ===
+        self.num_classes = num_classes
+        self.pooling = pooling
+        self.dropout = dropout
+        self.labels = None if labels is None else [str(label) for label in labels]
+
+    def default_loss(self):
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def default_metrics(self):
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+    def label_limit(self):
+        return self.num_classes
+
+    def predict(self, x, *args, **kwargs):
+        if not (isinstance(x, (list, tuple)) and x and all(isinstance(t, str) for t in x)):
+            return super().predict(x, *args, **kwargs)
+        if self.tokenizer is None:
+            raise ValueError("Predicting on raw strings needs the classifier's `tokenizer`.")
+        batches = data.classification_dataset(
+            list(x), [0] * len(x), self.tokenizer, self.backbone.sequence_length,
+            batch_size=kwargs.pop("batch_size", None) or 32, shuffle=False,
+        ).map(lambda inputs, labels, weights: inputs)
+        kwargs.setdefault("verbose", 0)
+        probabilities = ops.convert_to_numpy(ops.softmax(super().predict(batches, *args, **kwargs)))
+        names = self.labels or [str(i) for i in range(self.num_classes)]
+        return [
+            {
+                "label": names[int(np.argmax(row))],
+                "score": float(np.max(row)),
+                "probabilities": dict(zip(names, map(float, row))),
+            }
+            for row in probabilities
+        ]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_classes": self.num_classes,
+                "pooling": self.pooling,
+                "dropout": self.dropout,
+                "labels": self.labels,
+            }
+        )
+        return config
