@@ -4,6 +4,8 @@ import argparse
 import os
 import sys
 
+import yaml
+
 
 def _parser():
     parser = argparse.ArgumentParser(prog="kerasnlm", description=__doc__)
@@ -29,8 +31,6 @@ def _parser():
 
 
 def _overrides(pairs):
-    import yaml
-
     overrides = {}
     for pair in pairs:
         key, separator, value = pair.partition("=")
@@ -53,7 +53,7 @@ def main(argv=None):
             from kerasnlm.training import pretrain
 
             pretrain(PretrainConfig.from_file(args.config, **_overrides(args.set)))
-    except (ValueError, TypeError, FileNotFoundError) as error:
+    except (ValueError, TypeError, FileNotFoundError, yaml.YAMLError) as error:
         print(f"kerasnlm {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -14,7 +14,8 @@ class LanguageModelHead(keras.layers.Layer):
     The embedding layer belongs to the backbone and is not part of this layer's config: the
     model that owns both rebuilds the tie when it is loaded.
 
-    Shapes: `(batch, n, hidden)` in, float32 `(batch, n, vocabulary_size)` logits out.
+    Shapes: `(batch, n, hidden)` in, float32 `(batch, n, vocabulary_size)` logits out (the
+    product runs in the compute dtype, e.g. bfloat16, and is cast to float32 before the bias).
 
     Args:
         token_embedding: the `keras.layers.Embedding` to tie to (e.g. `backbone.token_embedding`).
@@ -54,12 +55,20 @@ class LanguageModelHead(keras.layers.Layer):
                 "`token_embedding` must be the `keras.layers.Embedding` to tie to (for example "
                 f"`backbone.token_embedding`); received {type(token_embedding).__name__}."
             )
-        self.token_embedding = token_embedding
+        # Not tracked as a sub-layer: the embedding belongs to the backbone. Tracking it here
+        # would count its matrix among this layer's weights and make `head.trainable = False`
+        # freeze the backbone's input embedding too.
+        object.__setattr__(self, "_token_embedding", token_embedding)
         self.transform = transform
         self.activation = keras.activations.get(activation)
         self.layer_norm_epsilon = layer_norm_epsilon
         # A padding mask on the inputs passes to the logits, where Keras losses apply it.
         self.supports_masking = True
+
+    @property
+    def token_embedding(self):
+        """The tied `keras.layers.Embedding` (owned by the backbone)."""
+        return self._token_embedding
 
     def build(self, input_shape):
         hidden_dim = self.token_embedding.output_dim

@@ -65,7 +65,8 @@ class MultiHeadAttention(keras.layers.Layer):
     """Multi-head scaled dot-product self-attention with one fused query/key/value projection.
 
     One `(hidden, 3 * hidden)` matrix product gives queries, keys and values for every head;
-    scores and softmax are computed in float32 whatever the layer's dtype policy.
+    the scores are cast to float32 before masking and softmax whatever the layer's dtype
+    policy (the query-key product itself runs in the compute dtype, as in keras-hub).
 
     Shapes: `(batch, length, hidden)` in and out; the optional attention weights are float32
     `(batch, num_heads, length, length)`; the optional key/value cache is

@@ -147,6 +147,12 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         token_ids = check_token_ids(token_ids, self.vocabulary_size, self.sequence_length)
         token_vectors = self.token_embedding(token_ids)
         length = ops.shape(token_ids)[1]
+        if isinstance(start_index, int) and isinstance(length, int):
+            if start_index < 0 or start_index + length > self.sequence_length:
+                raise ValueError(
+                    f"Positions {start_index}..{start_index + length - 1} are outside "
+                    f"[0, {self.sequence_length}) (the `sequence_length`)."
+                )
         return token_vectors + self.position_vectors(length, start_index)[None]
 
     def compute_mask(self, token_ids, mask=None):

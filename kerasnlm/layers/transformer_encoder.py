@@ -150,6 +150,12 @@ class TransformerEncoder(keras.layers.Layer):
         return_attention_scores=False,
         mask=None,
     ):
+        if cache is not None and (padding_mask is not None or attention_mask is not None):
+            raise ValueError(
+                "With a key/value `cache` the mask is causal over the cached positions; "
+                "`padding_mask` and `attention_mask` are not supported (decode right-padded "
+                "prompts, as `CausalLanguageModel.generate` does)."
+            )
         if padding_mask is None and cache is None:
             padding_mask = mask  # the Keras mask carried by `inputs`, if any
         attention_mask = merge_attention_masks(

@@ -162,6 +162,8 @@ class TransformerBackbone(Model):
         Returns:
             float32 `(batch, length, hidden_dim)`, and the updated cache when `cache` is given.
         """
+        if cache is not None and padding_mask is not None:
+            raise ValueError("`padding_mask` is not supported with a key/value `cache`.")
         x = self.embedding_dropout(
             self.embedding(token_ids, start_index=cache_index), training=training
         )
@@ -209,7 +211,7 @@ class TransformerBackbone(Model):
             "intermediate_dim": self.intermediate_dim,
             "dropout": self.dropout,
             "position_encoding": self.position_encoding,
-            "activation": self.activation,
+            "activation": keras.activations.serialize(keras.activations.get(self.activation)),
             "normalize_first": self.normalize_first,
             "layer_norm_epsilon": self.layer_norm_epsilon,
         }

@@ -7,6 +7,7 @@ from kerasnlm.layers.language_model_head import LanguageModelHead
 from kerasnlm.models.task import Task
 from kerasnlm.models.task import token_prediction_loss
 from kerasnlm.models.task import token_prediction_metrics
+from kerasnlm.utils.checks import check_integer_dtype
 from kerasnlm.utils.checks import check_token_ids
 
 SAMPLERS = ("greedy", "top_k", "top_p", "beam", "random")
@@ -75,17 +76,30 @@ class CausalLanguageModel(Task):
 
     # --- Generation ---
 
+    def _allowed_logits(self, logits):
+        """Never generate `[PAD]` (it would read as padding), `[CLS]` or `[MASK]`."""
+        forbidden = [0]
+        if self.tokenizer is not None:
+            forbidden += [self.tokenizer.pad_id, self.tokenizer.cls_id, self.tokenizer.mask_id]
+        allowed = np.ones(self.backbone.vocabulary_size, bool)
+        allowed[forbidden] = False
+        return ops.where(allowed[None], logits, -1e9)
+
     def _next_with_cache(self, token_ids, cache, index):
         """Logits for position `index` given everything before it, one position of work."""
         previous = ops.slice(token_ids, (0, index - 1), (ops.shape(token_ids)[0], 1))
         hidden, cache = self.backbone.encode(previous, cache=cache, cache_index=index - 1)
-        return self.head(hidden)[:, 0], hidden[:, 0], cache
+        return self._allowed_logits(self.head(hidden)[:, 0]), hidden[:, 0], cache
 
     def _next_without_cache(self, token_ids, cache, index):
         """The same logits by re-running the whole prefix (for checking the cache)."""
-        hidden = self.backbone.encode(token_ids, use_causal_mask=True)
+        # Attend to every position, as the cache does (no Keras mask from zeros after the
+        # prompt: the causal mask already hides them).
+        hidden = self.backbone.encode(
+            token_ids, padding_mask=ops.ones_like(token_ids), use_causal_mask=True
+        )
         hidden = ops.take(hidden, index - 1, axis=1)
-        return self.head(hidden[:, None])[:, 0], hidden, cache
+        return self._allowed_logits(self.head(hidden[:, None])[:, 0]), hidden, cache
 
     def _generate_ids(self, token_ids, prompt_mask, start, sampler, stop_token_ids, use_cache):
         cache = None
@@ -131,7 +145,7 @@ class CausalLanguageModel(Task):
                 `keras_hub.samplers.Sampler` (e.g. `TopKSampler(k=10, seed=0)`).
             tokenizer: overrides the model's tokenizer.
             use_cache: decode with the key/value cache (set False only to check it).
-            stop_at_end: stop a row at the end-of-text token.
+            stop_at_end: stop a row at the end-of-text token (`[SEP]`; needs a tokenizer).
 
         Returns:
             list of str when prompts are strings, else an int32 numpy array
@@ -152,7 +166,16 @@ class CausalLanguageModel(Task):
                 raise ValueError("String prompts need a tokenizer: pass `tokenizer=`.")
             rows = [list(map(int, row)) for row in tokenizer(list(prompts)).to_list()]
         else:
-            rows = [[int(t) for t in row if t != 0] for row in np.asarray(prompts)]
+            prompts = np.asarray(prompts)
+            check_integer_dtype(prompts, "prompts")
+            rows = []
+            for row in prompts:
+                length = int(np.count_nonzero(np.cumprod(row[::-1] == 0) == 0))
+                if np.any(row[:length] == 0):
+                    raise ValueError(
+                        "Prompt ids must be right-padded with 0: found a 0 inside a prompt."
+                    )
+                rows.append([int(t) for t in row[:length]])
         if not rows or min(len(row) for row in rows) == 0:
             raise ValueError("Every prompt must hold at least one token.")
         longest = max(len(row) for row in rows)
@@ -172,18 +195,28 @@ class CausalLanguageModel(Task):
         end_id = None
         if stop_at_end:
             end_id = tokenizer.sep_id if tokenizer is not None else None
-        # One compiled function per sampler and setting, reused across calls.
-        key = (sampler if isinstance(sampler, str) else id(sampler), end_id, use_cache)
+        # One compiled function per sampler configuration and setting, reused across calls.
+        if isinstance(sampler, str):
+            sampler = keras_hub.samplers.get(sampler)
+        key = (type(sampler).__name__, repr(sampler.get_config()), end_id, use_cache)
         if key not in self._generate_functions:
-            if isinstance(sampler, str):
-                sampler = keras_hub.samplers.get(sampler)
             self._generate_functions[key] = self._compiled_generate(
                 sampler, None if end_id is None else (end_id,), use_cache
             )
-        start = ops.convert_to_tensor(min(len(row) for row in rows), "int32")
-        generated = ops.convert_to_numpy(
-            self._generate_functions[key](token_ids, prompt_mask, start)
-        )
+        generate = self._generate_functions[key]
+        lengths = np.array([len(row) for row in rows])
+        if isinstance(sampler, keras_hub.samplers.BeamSampler):
+            # Beams of a row whose prompt is longer than the decoding start would be scored
+            # on tokens the prompt then overwrites: decode each prompt length on its own.
+            groups = [lengths == length for length in np.unique(lengths)]
+        else:
+            groups = [np.ones(len(rows), bool)]  # rows past the start keep their prompt
+        generated = np.zeros_like(token_ids)
+        for group in groups:
+            start = ops.convert_to_tensor(int(lengths[group].min()), "int32")
+            generated[group] = ops.convert_to_numpy(
+                generate(token_ids[group], prompt_mask[group], start)
+            )
         if end_id is not None:  # blank out everything after each row's end token
             for row, length in zip(generated, (len(r) for r in rows)):
                 ends = np.flatnonzero(row[length:] == end_id)

@@ -74,10 +74,9 @@ class MaskedLanguageModel(Task):
         self.head = head
 
     def token_id_limits(self):
-        length = self.backbone.sequence_length
         return {
             **self.backbone.token_id_limits(),
-            "mask_positions": (length, None, "the model's sequence_length"),
+            "mask_positions": ("token_ids", None, "the length of `token_ids`"),
         }
 
     def default_loss(self):

@@ -19,7 +19,8 @@ class Model(keras.Model):
     """
 
     def token_id_limits(self):
-        """`{input_name: (vocabulary_size, sequence_length)}` for each token-id input."""
+        """`{input_name: (upper_bound, sequence_length[, bound_name])}` for each input that
+        indexes a table (see `kerasnlm.utils.checks.validate_batch`)."""
         raise NotImplementedError
 
     def call(self, inputs, *args, **kwargs):
@@ -39,8 +40,11 @@ class Model(keras.Model):
         limits, classes = self.token_id_limits(), self.label_limit()
         if isinstance(x, tf.data.Dataset):
             if not isinstance(x.element_spec, tuple):
-                return x.map(lambda inputs: validate_batch(inputs, limits))
+                return x.map(tf.autograph.experimental.do_not_convert(
+                    lambda inputs: validate_batch(inputs, limits)
+                ))
 
+            @tf.autograph.experimental.do_not_convert  # plain graph code, nothing to convert
             def check(inputs, *rest):
                 if classes is not None and rest:
                     rest = (check_labels(rest[0], classes), *rest[1:])
@@ -65,3 +69,12 @@ class Model(keras.Model):
 
     def predict(self, x, *args, **kwargs):
         return super().predict(self._checked(x), *args, **kwargs)
+
+    def train_on_batch(self, x, y=None, *args, **kwargs):
+        return super().train_on_batch(self._checked(x, y), y, *args, **kwargs)
+
+    def test_on_batch(self, x, y=None, *args, **kwargs):
+        return super().test_on_batch(self._checked(x, y), y, *args, **kwargs)
+
+    def predict_on_batch(self, x):
+        return super().predict_on_batch(self._checked(x))

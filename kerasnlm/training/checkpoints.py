@@ -7,11 +7,23 @@ temporary name and renamed, so a run killed mid-write leaves the previous checkp
 
 import json
 import os
+import re
 
 import keras
 import numpy as np
 
 LATEST = "latest.json"
+
+
+def _kinds(model):
+    """Names that identify each state variable across two builds of the same model.
+
+    Keras numbers auto-named objects per process (`seed_generator_3`, `adam_w_1`), so those
+    counters are dropped: the seed generators' and the optimizer's own name.
+    """
+    names = [re.sub(r"seed_generator_\d+", "seed_generator", v.path) for v in model.variables]
+    names += [v.path.split("/", 1)[-1] for v in model.optimizer.variables]
+    return names
 
 
 def _state_variables(model):
@@ -31,9 +43,9 @@ def save_checkpoint(model, directory, metadata=None, keep=2):
     os.makedirs(directory, exist_ok=True)
     step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
     name = f"step-{step:08d}.npz"
-    arrays = {
-        f"{i:05d}": keras.ops.convert_to_numpy(v) for i, v in enumerate(_state_variables(model))
-    }
+    variables = _state_variables(model)
+    arrays = {f"{i:05d}": keras.ops.convert_to_numpy(v) for i, v in enumerate(variables)}
+    arrays["paths"] = np.array(_kinds(model))
 
     def write_arrays(path):
         with open(path, "wb") as f:
@@ -47,8 +59,9 @@ def save_checkpoint(model, directory, metadata=None, keep=2):
 
     _write_atomically(os.path.join(directory, LATEST), write_latest)
     old = sorted(f for f in os.listdir(directory) if f.startswith("step-") and f.endswith(".npz"))
-    for stale in old[:-keep]:
-        os.remove(os.path.join(directory, stale))
+    stale = old[:-keep] + [f for f in os.listdir(directory) if f.endswith(".tmp")]
+    for name in stale:  # older checkpoints, and partial writes of a killed run
+        os.remove(os.path.join(directory, name))
     return step
 
 
@@ -76,17 +89,18 @@ def restore_latest(model, directory, metadata=None):
         )
     variables = _state_variables(model)
     with np.load(os.path.join(directory, record["file"])) as arrays:
-        if len(arrays.files) != len(variables):
+        paths = arrays["paths"].tolist()
+        if len(paths) != len(variables):
             raise ValueError(
-                f"The checkpoint {record['file']} holds {len(arrays.files)} variables; the model "
+                f"The checkpoint {record['file']} holds {len(paths)} variables; the model "
                 f"and optimizer have {len(variables)}."
             )
-        for i, variable in enumerate(variables):
+        for i, (path, kind, variable) in enumerate(zip(paths, _kinds(model), variables)):
             value = arrays[f"{i:05d}"]
-            if tuple(value.shape) != tuple(variable.shape):
+            if path != kind or tuple(value.shape) != tuple(variable.shape):
                 raise ValueError(
-                    f"Checkpoint variable {i} has shape {value.shape}, but `{variable.path}` "
-                    f"has shape {tuple(variable.shape)}."
+                    f"Checkpoint variable {i} is `{path}` of shape {value.shape}, but the "
+                    f"model's is `{variable.path}` of shape {tuple(variable.shape)}."
                 )
             variable.assign(value)
     return record["step"]

@@ -189,10 +189,22 @@ def pretrain(config):
     model = build_pretraining_model(config, tokenizer)
 
     checkpoints = os.path.join(config.output_dir, "checkpoints")
-    metadata = config.model_settings()
+    # The corpus as resolved, with sizes: a file added or changed since the interruption would
+    # feed a different stream, so skipping the trained batches would no longer be exact.
+    metadata = {
+        **config.model_settings(),
+        "corpus_files": [[f, os.path.getsize(f)] for f in files],
+    }
     done = restore_latest(model, checkpoints, metadata)
-    if done >= config.steps:
-        return model
+    if done < config.steps:
+        _train(config, model, tokenizer, files, done, checkpoints, metadata)
+    # Also when a run was killed after its last checkpoint but before these were written.
+    model.backbone.save(os.path.join(config.output_dir, "backbone.keras"))
+    model.save(os.path.join(config.output_dir, "model.keras"))
+    return model
+
+
+def _train(config, model, tokenizer, files, done, checkpoints, metadata):
 
     pipeline = PIPELINES[config.objective]
     train = pipeline(
@@ -204,7 +216,7 @@ def pretrain(config):
         validation = pipeline(
             config.validation, tokenizer, sequence_length=config.sequence_length,
             batch_size=config.batch_size, shuffle=False, seed=config.seed,
-        ).take(config.validation_steps)
+        ).take(config.validation_steps).cache()  # one fixed set of masks for every evaluation
     model.fit(
         train.skip(done),  # the batches the interrupted run already trained on
         steps_per_epoch=config.checkpoint_every,
@@ -217,9 +229,6 @@ def pretrain(config):
         ],
         verbose=config.verbose,
     )
-    model.backbone.save(os.path.join(config.output_dir, "backbone.keras"))
-    model.save(os.path.join(config.output_dir, "model.keras"))
-    return model
 
 
 def unigram_perplexity(train_dataset, eval_dataset, vocabulary_size):

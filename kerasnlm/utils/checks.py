@@ -141,8 +141,9 @@ def validate_batch(inputs, token_id_limits):
     Args:
         inputs: a dict of named inputs (or a single tensor for a single token-id input).
         token_id_limits: dict `{input_name: (upper_bound, sequence_length, bound_name)}`
-            naming the inputs that index a table (token ids: the vocabulary size; positions:
-            the sequence length).
+            naming the inputs that index a table (token ids: the vocabulary size). An
+            `upper_bound` that is a string names another input whose length bounds this one
+            (positions into `token_ids`).
     Returns:
         `inputs`, with the token ids behind their assertions in graph mode.
     """
@@ -151,8 +152,12 @@ def validate_batch(inputs, token_id_limits):
             return inputs
         (name, limits), = token_id_limits.items()
         return check_token_ids(inputs, *limits[:2], name, *limits[2:])
+    if any(isinstance(v, (list, tuple)) for v in inputs.values()):
+        inputs = {k: np.asarray(v) if isinstance(v, (list, tuple)) else v for k, v in inputs.items()}
     inputs = dict(inputs)
-    for name, limits in token_id_limits.items():
+    for name, (bound, *rest) in token_id_limits.items():
         if name in inputs:
-            inputs[name] = check_token_ids(inputs[name], *limits[:2], name, *limits[2:])
+            if isinstance(bound, str):  # positions into another input: bounded by its length
+                bound = keras.ops.shape(inputs[bound])[1]
+            inputs[name] = check_token_ids(inputs[name], bound, *rest[:1], name, *rest[1:])
     return inputs

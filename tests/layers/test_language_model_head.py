@@ -26,13 +26,18 @@ def test_logits_are_the_transposed_embedding_plus_bias():
 
 
 def test_gradient_reaches_the_embedding_through_the_head():
-    token_embedding = embedding()
-    head = LanguageModelHead(token_embedding)
-    model = keras.Sequential([keras.Input((3, 8)), head])
+    # As in a language model: the embedding is used at the input and, tied, at the output.
+    token_embedding = keras.layers.Embedding(20, 8)
+    ids = keras.Input((3,), dtype="int32")
+    model = keras.Model(ids, LanguageModelHead(token_embedding, transform=False)(token_embedding(ids)))
+    assert sum(w is token_embedding.embeddings for w in model.trainable_weights) == 1
     model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
+    inputs = np.array([[1, 2, 3], [4, 5, 6]])
     before = keras.ops.convert_to_numpy(token_embedding.embeddings).copy()
-    model.fit(X, np.ones((2, 3, 20), "float32"), verbose=0)
-    assert not np.allclose(before, keras.ops.convert_to_numpy(token_embedding.embeddings))
+    model.fit(inputs, np.ones((2, 3, 20), "float32"), verbose=0)
+    after = keras.ops.convert_to_numpy(token_embedding.embeddings)
+    # Rows never looked up move too: only the output projection reaches them.
+    assert not np.allclose(before[10:], after[10:])
 
 
 def test_mixed_precision_logits_are_float32():
@@ -47,3 +52,12 @@ def test_errors():
         LanguageModelHead(embedding(dim=4))(X)
     with pytest.raises(TypeError, match="rebuilt by the model"):
         LanguageModelHead.from_config(LanguageModelHead(embedding()).get_config())
+
+
+def test_freezing_the_head_leaves_the_tied_embedding_trainable():
+    token_embedding = embedding()
+    head = LanguageModelHead(token_embedding)
+    head(X)
+    head.trainable = False
+    assert token_embedding.trainable
+    assert all(w is not token_embedding.embeddings for w in head.weights)

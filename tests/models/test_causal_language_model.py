@@ -5,7 +5,7 @@ import pytest
 
 import kerasnlm as knlm
 
-PROMPTS = ["the movie was", "a dull and", "tom wants to"]
+PROMPTS = ["the movie was", "a dull and boring", "tom"]  # different lengths on purpose
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +66,19 @@ def test_cached_and_uncached_generation_agree(trained, tokenizer, sampler):
     assert np.all(cached != 0)
 
 
+@pytest.mark.parametrize("sampler", ["greedy", "beam"])
+def test_a_prompt_decodes_the_same_alone_and_in_a_batch(trained, sampler):
+    batched = trained.generate(PROMPTS, max_length=20, sampler=sampler, stop_at_end=False)
+    alone = [trained.generate([p], max_length=20, sampler=sampler, stop_at_end=False)[0] for p in PROMPTS]
+    assert batched == alone
+
+
+def test_generation_never_emits_padding_or_special_tokens(trained, tokenizer):
+    ids = trained.generate(tokenizer(PROMPTS).to_tensor().numpy(), max_length=24,
+                           sampler="random", stop_at_end=False)
+    assert not np.isin(ids, [tokenizer.pad_id, tokenizer.cls_id, tokenizer.mask_id]).any()
+
+
 def test_samplers_and_ids(trained, tokenizer):
     ids = tokenizer(PROMPTS).to_tensor().numpy()
     greedy_ids = trained.generate(ids, max_length=16, sampler="greedy")
@@ -88,6 +101,10 @@ def test_generate_errors(trained, tokenizer):
         no_tokenizer.generate(PROMPTS)
     with pytest.raises(ValueError, match="outside"):
         no_tokenizer.generate(np.array([[5, 99999]]), max_length=10)
+    with pytest.raises(TypeError, match="integer"):
+        no_tokenizer.generate(np.array([[5.7, 6.2]]), max_length=10)
+    with pytest.raises(ValueError, match="right-padded"):
+        no_tokenizer.generate(np.array([[5, 0, 6]]), max_length=10)
     with pytest.raises(ValueError, match=r"vocabulary \(\d+ tokens\) does not match"):
         knlm.models.CausalLanguageModel(
             knlm.models.TransformerBackbone(

@@ -75,3 +75,12 @@ def test_mask_positions_out_of_range_are_refused(tokenizer):
     dataset = tf.data.Dataset.from_tensors((bad, y, w))
     with pytest.raises(tf.errors.InvalidArgumentError, match="`mask_positions` holds values >= 32"):
         model.fit(dataset, verbose=0)
+    # A batch shorter than sequence_length: position 20 of an 8-token batch is out of range
+    # too, although below 32 (XLA would clamp it to position 7).
+    short = {"token_ids": bad["token_ids"][:, :8], "padding_mask": bad["padding_mask"][:, :8],
+             "mask_positions": np.full_like(bad["mask_positions"], 20)}
+    model.compile(jit_compile=True)
+    with pytest.raises(ValueError, match=r"`mask_positions` holds values outside \[0, 8\)"):
+        model.fit(short, y.numpy(), sample_weight=w.numpy(), verbose=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="`mask_positions` holds values >= 8"):
+        model.fit(tf.data.Dataset.from_tensors((short, y, w)), verbose=0)
