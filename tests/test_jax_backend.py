@@ -66,6 +66,14 @@ JAX_SCRIPT = textwrap.dedent(
     np.testing.assert_array_equal(
         reloaded(inputs)["sequence_output"], backbone(inputs)["sequence_output"]
     )
+    # 5. Cached generation (keras-hub samplers, ops.while_loop) agrees with re-running the prefix.
+    clm = knlm.models.CausalLanguageModel(backbone)
+    prompts = np.array([[5, 9, 14, 0], [7, 3, 0, 0]])
+    cached = clm.generate(prompts, max_length=10, sampler="greedy", stop_at_end=False)
+    uncached = clm.generate(prompts, max_length=10, sampler="greedy", stop_at_end=False,
+                            use_cache=False)
+    np.testing.assert_array_equal(cached, uncached)
+    assert np.all(cached[:, 3:] != 0)
     print("JAX OK")
     """
 )

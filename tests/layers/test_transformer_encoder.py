@@ -123,7 +123,7 @@ def test_dropout_only_in_training():
     assert not np.allclose(encoder(INPUTS, training=True), encoder(INPUTS, training=True))
 
 
-def test_softmax_and_norms_in_float32_under_mixed_precision():
+def test_attention_weights_are_float32_softmax_under_mixed_precision():
     encoder = TransformerEncoder(num_heads=2, intermediate_dim=32, dtype="mixed_bfloat16")
     outputs, weights = encoder(INPUTS, return_attention_scores=True)
     assert keras.backend.standardize_dtype(weights.dtype) == "float32"
