@@ -6,3 +6,5 @@ from kerasnlm.models.masked_language_model import MaskedLanguageModel
 from kerasnlm.models.model import Model
 from kerasnlm.models.task import Task
 from kerasnlm.models.sequence_classifier import SequenceClassifier
+from kerasnlm.models.token_classifier import EntityF1
+from kerasnlm.models.token_classifier import TokenClassifier
