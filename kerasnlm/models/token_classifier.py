@@ -158,6 +158,26 @@ class EntityF1(keras.callbacks.Callback):
     Args:
         token_lists: list of lists of words of the evaluation sentences.
         tag_lists: their gold tag names.
+
+    Example:
+    ```python
+    import kerasnlm as knlm
+
+    tokenizer = knlm.tokenizers.WordPieceTokenizer(knlm.data.samples.vocabulary())
+    words, word_tags = knlm.data.read_conll(knlm.data.samples.wnut17("dev"))
+    tags = sorted({t for sentence in word_tags for t in sentence})
+    tagger = knlm.models.TokenClassifier(
+        knlm.models.TransformerBackbone(
+            vocabulary_size=tokenizer.vocabulary_size, sequence_length=48, num_layers=1,
+            num_heads=2, hidden_dim=32, intermediate_dim=64),
+        num_classes=len(tags), tokenizer=tokenizer, tags=tags)
+    tagger.compile()
+    history = tagger.fit(
+        knlm.data.token_classification_dataset(
+            words[:64], word_tags[:64], tokenizer, tags, sequence_length=48, seed=0),
+        callbacks=[knlm.models.EntityF1(words[:32], word_tags[:32])], verbose=0)
+    history.history["val_entity_f1"]  # one F1 per epoch
+    ```
     """
 
     def __init__(self, token_lists, tag_lists):
