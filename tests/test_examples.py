@@ -21,6 +21,9 @@ def public_classes():
             if inspect.isclass(obj) and obj not in ABSTRACT:
                 yield pytest.param(obj, id=f"{module.__name__}.{name}")
     yield pytest.param(kerasnlm.training.WarmupDecay, id="kerasnlm.training.WarmupDecay")
+    yield pytest.param(
+        kerasnlm.training.LayerwiseDecayAdamW, id="kerasnlm.training.LayerwiseDecayAdamW"
+    )
     yield pytest.param(kerasnlm.training.pretrain, id="kerasnlm.training.pretrain")
 
 

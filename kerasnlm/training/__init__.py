@@ -7,3 +7,4 @@ from kerasnlm.training.pretrain import PretrainConfig
 from kerasnlm.training.pretrain import pretrain
 from kerasnlm.training.pretrain import unigram_perplexity
 from kerasnlm.training.schedules import WarmupDecay
+from kerasnlm.training.optimizers import LayerwiseDecayAdamW
