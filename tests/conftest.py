@@ -5,6 +5,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import pytest  # noqa: E402
 
+import kerasnlm  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    """The bundled 3,886-token WordPiece tokenizer (uncased, trained on english_text)."""
+    return kerasnlm.tokenizers.WordPieceTokenizer(kerasnlm.data.samples.vocabulary())
+
 
 @pytest.fixture(autouse=True)
 def _reset_keras_state():

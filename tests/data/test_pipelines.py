@@ -11,11 +11,6 @@ from kerasnlm.tokenizers import WordPieceTokenizer
 samples = knlm.data.samples
 
 
-@pytest.fixture(scope="module")
-def tokenizer():
-    return WordPieceTokenizer(samples.vocabulary())
-
-
 def framed(tokenizer, lines, length):
     """Reference `[CLS] pieces [SEP]` + padding, built in numpy from the tokenizer's ids."""
     out = np.zeros((len(lines), length), np.int32)

@@ -9,11 +9,6 @@ PROMPTS = ["the movie was", "a dull and boring", "tom"]  # different lengths on 
 
 
 @pytest.fixture(scope="module")
-def tokenizer():
-    return knlm.tokenizers.WordPieceTokenizer(knlm.data.samples.vocabulary())
-
-
-@pytest.fixture(scope="module")
 def trained(tokenizer):
     """A small causal LM trained briefly on real text, so generation is not uniform noise."""
     keras.utils.set_random_seed(0)

@@ -6,11 +6,6 @@ import tensorflow as tf
 import kerasnlm as knlm
 
 
-@pytest.fixture(scope="module")
-def tokenizer():
-    return knlm.tokenizers.WordPieceTokenizer(knlm.data.samples.vocabulary())
-
-
 def make_backbone(tokenizer, **kwargs):
     return knlm.models.TransformerBackbone(
         vocabulary_size=tokenizer.vocabulary_size, sequence_length=32, num_layers=2,

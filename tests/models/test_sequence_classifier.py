@@ -9,11 +9,6 @@ LABELS = ["negative", "positive"]
 
 
 @pytest.fixture(scope="module")
-def tokenizer():
-    return knlm.tokenizers.WordPieceTokenizer(knlm.data.samples.vocabulary())
-
-
-@pytest.fixture(scope="module")
 def sst2():
     return knlm.data.read_tsv(knlm.data.samples.sst2("dev"))
 

@@ -15,11 +15,6 @@ SENTENCES = [
 
 
 @pytest.fixture(scope="module")
-def tokenizer():
-    return knlm.tokenizers.WordPieceTokenizer(knlm.data.samples.vocabulary())
-
-
-@pytest.fixture(scope="module")
 def trained(tokenizer):
     keras.utils.set_random_seed(0)
     backbone = knlm.models.TransformerBackbone(

@@ -14,11 +14,6 @@ samples = knlm.data.samples
 
 
 @pytest.fixture(scope="module")
-def tokenizer():
-    return WordPieceTokenizer(samples.vocabulary())
-
-
-@pytest.fixture(scope="module")
 def sentences():
     """Real, unseen sentences of three registers: reviews, everyday English, tweets."""
     sst2, _ = knlm.data.read_tsv(samples.sst2("dev"))
