@@ -5,6 +5,7 @@ from keras import ops
 
 from kerasnlm.layers.language_model_head import LanguageModelHead
 from kerasnlm.models.task import Task
+from kerasnlm.models.task import is_texts
 from kerasnlm.models.task import token_prediction_loss
 from kerasnlm.models.task import token_prediction_metrics
 from kerasnlm.utils.checks import check_integer_dtype
@@ -160,7 +161,7 @@ class CausalLanguageModel(Task):
             )
         if isinstance(sampler, str) and sampler not in SAMPLERS:
             raise ValueError(f"`sampler` must be one of {SAMPLERS}; received {sampler!r}.")
-        strings = isinstance(prompts, (list, tuple)) and all(isinstance(p, str) for p in prompts)
+        strings = is_texts(prompts)
         if strings:
             if tokenizer is None:
                 raise ValueError("String prompts need a tokenizer: pass `tokenizer=`.")

@@ -4,6 +4,7 @@ from keras import ops
 
 from kerasnlm import data
 from kerasnlm.models.task import Task
+from kerasnlm.models.task import is_texts
 
 POOLINGS = ("cls", "mean")
 
@@ -103,7 +104,7 @@ class SequenceClassifier(Task):
         return self.num_classes
 
     def predict(self, x, *args, **kwargs):
-        if not (isinstance(x, (list, tuple)) and x and all(isinstance(t, str) for t in x)):
+        if not is_texts(x):
             return super().predict(x, *args, **kwargs)
         if self.tokenizer is None:
             raise ValueError("Predicting on raw strings needs the classifier's `tokenizer`.")

@@ -8,6 +8,11 @@ from kerasnlm.models.model import Model
 NO_DECAY = ["bias", "gamma", "beta"]
 
 
+def is_texts(x):
+    """True for a non-empty list or tuple of Python strings (raw text given to a task)."""
+    return isinstance(x, (list, tuple)) and bool(x) and all(isinstance(t, str) for t in x)
+
+
 def token_prediction_loss():
     """Cross-entropy on logits, averaged over the weighted (real) tokens only, not padding."""
     return keras.losses.SparseCategoricalCrossentropy(

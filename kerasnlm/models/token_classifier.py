@@ -8,6 +8,7 @@ from seqeval.metrics.sequence_labeling import get_entities
 
 from kerasnlm import data
 from kerasnlm.models.task import Task
+from kerasnlm.models.task import is_texts
 from kerasnlm.models.task import token_prediction_loss
 
 
@@ -113,7 +114,7 @@ class TokenClassifier(Task):
         ]
 
     def predict(self, x, *args, **kwargs):
-        if not (isinstance(x, (list, tuple)) and x and all(isinstance(t, str) for t in x)):
+        if not is_texts(x):
             return super().predict(x, *args, **kwargs)
         spans = [[m.span() for m in re.finditer(r"\S+", text)] for text in x]
         words = [[text[a:b] for a, b in text_spans] for text, text_spans in zip(x, spans)]
