@@ -80,3 +80,48 @@ def run_layer_test(
     error = np.abs(keras.ops.convert_to_numpy(keras.ops.cast(output, "float32")) - reference)
     assert error.max() < 0.05 * np.abs(reference).max() + 1e-3, error.max()
     return layer
+
+
+def copy_into_keras_hub(ours, theirs):
+    """Copies our fused-QKV weights into keras-hub's separate query/key/value projections."""
+    hidden = ours.self_attention.hidden_dim
+    heads, head_dim = ours.num_heads, ours.self_attention.head_dim
+    kernel = keras.ops.convert_to_numpy(ours.self_attention.query_key_value.kernel)
+    bias = keras.ops.convert_to_numpy(ours.self_attention.query_key_value.bias)
+    mha = theirs._self_attention_layer
+    for i, dense in enumerate([mha._query_dense, mha._key_dense, mha._value_dense]):
+        block = slice(i * hidden, (i + 1) * hidden)
+        dense.kernel.assign(kernel[:, block].reshape(hidden, heads, head_dim))
+        dense.bias.assign(bias[block].reshape(heads, head_dim))
+    output = ours.self_attention.output_projection
+    mha._output_dense.kernel.assign(
+        keras.ops.convert_to_numpy(output.kernel).reshape(heads, head_dim, hidden)
+    )
+    mha._output_dense.bias.assign(output.bias)
+    pairs = [
+        (ours.self_attention_norm, theirs._self_attention_layer_norm),
+        (ours.feedforward_intermediate, theirs._feedforward_intermediate_dense),
+        (ours.feedforward_output, theirs._feedforward_output_dense),
+        (ours.feedforward_norm, theirs._feedforward_layer_norm),
+    ]
+    for mine, other in pairs:
+        other.set_weights(mine.get_weights())
+
+
+def copy_into_keras(ours, theirs):
+    """Our fused key/value projection -> keras.layers.MultiHeadAttention's separate ones."""
+    heads, head_dim, hidden = ours.num_heads, ours.head_dim, ours.hidden_dim
+    theirs._query_dense.kernel.assign(
+        keras.ops.convert_to_numpy(ours.query.kernel).reshape(-1, heads, head_dim)
+    )
+    theirs._query_dense.bias.assign(keras.ops.convert_to_numpy(ours.query.bias).reshape(heads, -1))
+    kernel = keras.ops.convert_to_numpy(ours.key_value.kernel)
+    bias = keras.ops.convert_to_numpy(ours.key_value.bias)
+    for i, dense in enumerate([theirs._key_dense, theirs._value_dense]):
+        block = slice(i * hidden, (i + 1) * hidden)
+        dense.kernel.assign(kernel[:, block].reshape(-1, heads, head_dim))
+        dense.bias.assign(bias[block].reshape(heads, head_dim))
+    theirs._output_dense.kernel.assign(
+        keras.ops.convert_to_numpy(ours.output_projection.kernel).reshape(heads, head_dim, -1)
+    )
+    theirs._output_dense.bias.assign(ours.output_projection.bias)

@@ -26,7 +26,7 @@ import tensorflow_text as tf_text
 from kerasnlm.data import readers
 
 AUTOTUNE = tf.data.AUTOTUNE
-CAUSAL_SHUFFLE_WINDOWS = 1_000
+STREAM_SHUFFLE_WINDOWS = 1_000
 
 
 def _check_common(tokenizer, sequence_length, batch_size, minimum_length=2):
@@ -76,6 +76,29 @@ def _pad(ragged, length, value=0):
     return dense, tf.sequence_mask(ragged.row_lengths(), length)
 
 
+def _check_stream_length(texts, tokenizer, window, batch_size):
+    pieces = int(tf.reduce_sum(tokenizer(texts).row_lengths())) + len(texts)
+    if pieces // window < batch_size:
+        raise ValueError(
+            f"`texts_or_files` holds {pieces} pieces (with separators), fewer than one batch "
+            f"of {batch_size} windows of {window}."
+        )
+
+
+def _document_stream(lines, tokenizer, window, shuffle, seed):
+    """Windows of `window` pieces cut from the documents joined by `[SEP]`; rest dropped."""
+
+    def tokenize(strings):
+        pieces = tokenizer(strings)
+        return tf.concat([pieces, _column(pieces, tokenizer.sep_id)], axis=1).flat_values
+
+    windows = lines.batch(256).map(tokenize, num_parallel_calls=AUTOTUNE)
+    windows = windows.rebatch(window, drop_remainder=True)
+    if shuffle:
+        windows = windows.shuffle(STREAM_SHUFFLE_WINDOWS, seed=seed)
+    return windows
+
+
 def masked_lm_dataset(
     texts_or_files,
     tokenizer,
@@ -84,13 +107,18 @@ def masked_lm_dataset(
     mask_rate=0.15,
     max_predictions=None,
     whole_word_masking=False,
+    pack_documents=False,
     shuffle=True,
     seed=None,
 ):
     """Batches for masked-language-model pretraining (BERT's objective).
 
     Each document (a line of a file, or an item of a list) becomes `[CLS] pieces [SEP]`,
-    truncated to `sequence_length` and padded with `[PAD]`. Then, on every pass over the
+    truncated to `sequence_length` and padded with `[PAD]`. With `pack_documents`, the
+    documents are instead joined into one stream, each followed by `[SEP]`, and cut into full
+    windows `[CLS] + sequence_length - 1 pieces` (RoBERTa's "full sentences"): nothing is
+    padded, which for corpora of short sentences multiplies the predictions per step (a
+    10-word line fills a tenth of a 128-piece sequence). Then, on every pass over the
     data, a fresh random mask: `mask_rate` of the pieces that are not `[CLS]`/`[SEP]`/`[PAD]`
     are chosen (per sequence, `n * mask_rate` rounded up or down at random so the rate is
     exact on average); of those, 80% become `[MASK]`, 10% a random non-special token and 10%
@@ -113,7 +141,10 @@ def masked_lm_dataset(
             `ceil(sequence_length * mask_rate)`, which piece masking never exceeds; past it
             (possible with whole words) the extra chosen pieces are left unmasked.
         whole_word_masking: bool, mask whole words rather than single pieces.
-        shuffle: bool, shuffle documents each epoch (`False` for evaluation).
+        pack_documents: bool, fill every sequence from the document stream (no padding);
+            a document may then be split between two sequences.
+        shuffle: bool, shuffle documents (and packed windows) each epoch (`False` for
+            evaluation).
         seed: int, makes order and masks reproducible (masks still change every epoch).
 
     Example:
@@ -140,19 +171,26 @@ def masked_lm_dataset(
             f"received {max_predictions!r}."
         )
     kind, source = readers.resolve_texts(texts_or_files)
-    if kind == "texts" and sum(1 for text in source if text.strip()) < batch_size:
+    if kind == "texts" and pack_documents:
+        _check_stream_length(source, tokenizer, sequence_length - 1, batch_size)
+    elif kind == "texts" and sum(1 for text in source if text.strip()) < batch_size:
         raise ValueError(
             f"`texts_or_files` holds fewer texts than one batch ({batch_size}); the last "
             "incomplete batch is dropped, so there would be no batch at all."
         )
     lines = readers.text_dataset(texts_or_files, shuffle=shuffle, seed=seed)
+    # The remainder is dropped, so the batch size is static too: XLA compiles once.
+    shape = [batch_size, sequence_length]
 
     def tokenize(strings):
         pieces = _wrap(tokenizer(strings), tokenizer.cls_id, tokenizer.sep_id, sequence_length)
         token_ids, padding_mask = _pad(pieces, sequence_length, tokenizer.pad_id)
-        # The remainder is dropped, so the batch size is static too: XLA compiles once.
-        shape = [batch_size, sequence_length]
         return tf.ensure_shape(token_ids, shape), tf.ensure_shape(padding_mask, shape)
+
+    def frame(windows):
+        token_ids = tf.concat([tf.fill([batch_size, 1], tokenizer.cls_id), windows], axis=1)
+        token_ids = tf.ensure_shape(token_ids, shape)
+        return token_ids, tf.ones_like(token_ids, tf.bool)
 
     vocabulary = tokenizer.get_vocabulary()
     special = {tokenizer.pad_id, tokenizer.unk_id, tokenizer.cls_id, tokenizer.sep_id}
@@ -169,9 +207,9 @@ def masked_lm_dataset(
         shape = tf.shape(token_ids)
         eligible = padding_mask & (token_ids != tokenizer.cls_id) & (token_ids != tokenizer.sep_id)
         # The units chosen among: pieces, or words (the pieces that do not start with "##").
-        units = (
-            eligible & ~tf.gather(is_continuation, token_ids) if whole_word_masking else eligible
-        )
+        # A packed window may start inside a word: its first piece then starts a unit.
+        starts_word = ~tf.gather(is_continuation, token_ids) | (tf.range(sequence_length) == 1)
+        units = eligible & starts_word if whole_word_masking else eligible
         unit_scores = tf.ragged.boolean_mask(tf.random.stateless_uniform(shape, seeds[0]), units)
         unit_scores = unit_scores.to_tensor(default_value=2.0, shape=[None, sequence_length])
         unit_of_piece = tf.maximum(tf.cumsum(tf.cast(units, tf.int32), axis=1) - 1, 0)
@@ -199,9 +237,13 @@ def masked_lm_dataset(
         x = {"token_ids": masked, "padding_mask": padding_mask, "mask_positions": positions}
         return x, tf.gather(token_ids, positions, batch_dims=1), tf.cast(weights, tf.float32)
 
-    batches = lines.batch(batch_size, drop_remainder=True).map(
-        tokenize, num_parallel_calls=AUTOTUNE
-    )
+    if pack_documents:
+        windows = _document_stream(lines, tokenizer, sequence_length - 1, shuffle, seed)
+        batches = windows.batch(batch_size, drop_remainder=True).map(frame)
+    else:
+        batches = lines.batch(batch_size, drop_remainder=True).map(
+            tokenize, num_parallel_calls=AUTOTUNE
+        )
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
     batches = tf.data.Dataset.zip(batches, seeds)
     batches = batches.map(
@@ -244,22 +286,9 @@ def causal_lm_dataset(
     _check_common(tokenizer, sequence_length, batch_size)
     kind, source = readers.resolve_texts(texts_or_files)
     if kind == "texts":
-        tokens = int(tf.reduce_sum(tokenizer(source).row_lengths())) + len(source)
-        if tokens // (sequence_length + 1) < batch_size:
-            raise ValueError(
-                f"`texts_or_files` holds {tokens} pieces (with separators), fewer than one batch "
-                f"of {batch_size} windows of {sequence_length + 1}."
-            )
+        _check_stream_length(source, tokenizer, sequence_length + 1, batch_size)
     lines = readers.text_dataset(texts_or_files, shuffle=shuffle, seed=seed)
-
-    def tokenize(strings):
-        pieces = tokenizer(strings)
-        return tf.concat([pieces, _column(pieces, tokenizer.sep_id)], axis=1).flat_values
-
-    windows = lines.batch(256).map(tokenize, num_parallel_calls=AUTOTUNE)
-    windows = windows.rebatch(sequence_length + 1, drop_remainder=True)
-    if shuffle:
-        windows = windows.shuffle(CAUSAL_SHUFFLE_WINDOWS, seed=seed)
+    windows = _document_stream(lines, tokenizer, sequence_length + 1, shuffle, seed)
 
     def split(window):
         ids = window[:, :-1]

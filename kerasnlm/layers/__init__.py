@@ -4,3 +4,5 @@ from kerasnlm.layers.multi_head_attention import MultiHeadAttention
 from kerasnlm.layers.token_and_position_embedding import TokenAndPositionEmbedding
 from kerasnlm.layers.transformer_encoder import TransformerEncoder
 from kerasnlm.layers.language_model_head import LanguageModelHead
+from kerasnlm.layers.cross_attention import CrossAttention
+from kerasnlm.layers.transformer_decoder import TransformerDecoder

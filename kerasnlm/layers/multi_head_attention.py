@@ -60,6 +60,41 @@ def merge_attention_masks(
     return mask
 
 
+def attend(query, key, value, attention_mask, weights_dropout, training=None):
+    """Scaled dot-product attention of every head at once.
+
+    Args:
+        query: `(batch, heads, query_length, head_dim)`.
+        key, value: `(batch, heads, key_length, head_dim)`.
+        attention_mask: None or boolean, broadcastable to `(batch, query_length, key_length)`.
+        weights_dropout: a `keras.layers.Dropout` applied to the attention weights.
+
+    Returns:
+        `(mixed, weights)`: the weighted values `(batch, heads, query_length, head_dim)` in the
+        compute dtype, and the float32 weights `(batch, heads, query_length, key_length)`.
+    """
+    query = query * ops.cast(1.0 / math.sqrt(ops.shape(query)[-1]), query.dtype)
+    # Scores in float32 whatever the compute dtype: bfloat16 softmax loses whole tokens.
+    scores = ops.cast(ops.matmul(query, ops.transpose(key, (0, 1, 3, 2))), "float32")
+    if attention_mask is not None:
+        scores = ops.where(attention_mask[:, None], scores, MASKED_SCORE)
+    weights = ops.softmax(scores, axis=-1)
+    dropped = weights_dropout(ops.cast(weights, value.dtype), training=training)
+    return ops.matmul(dropped, value), weights
+
+
+def split_heads(x, num_heads):
+    """`(batch, length, heads * head_dim)` -> `(batch, heads, length, head_dim)`."""
+    x = ops.reshape(x, (-1, ops.shape(x)[1], num_heads, x.shape[-1] // num_heads))
+    return ops.transpose(x, (0, 2, 1, 3))
+
+
+def merge_heads(x):
+    """`(batch, heads, length, head_dim)` -> `(batch, length, heads * head_dim)`."""
+    x = ops.transpose(x, (0, 2, 1, 3))
+    return ops.reshape(x, (-1, ops.shape(x)[1], x.shape[2] * x.shape[3]))
+
+
 @keras.saving.register_keras_serializable(package="kerasnlm")
 class MultiHeadAttention(keras.layers.Layer):
     """Multi-head scaled dot-product self-attention with one fused query/key/value projection.
@@ -165,17 +200,10 @@ class MultiHeadAttention(keras.layers.Layer):
             value = ops.slice_update(cache[:, 1], start, ops.cast(value, cache.dtype))
             cache = ops.stack([key, value], axis=1)
 
-        query = query * ops.cast(1.0 / math.sqrt(self.head_dim), query.dtype)
-        scores = ops.cast(ops.matmul(query, ops.transpose(key, (0, 1, 3, 2))), "float32")
-        if attention_mask is not None:
-            scores = ops.where(attention_mask[:, None], scores, MASKED_SCORE)
-        weights = ops.softmax(scores, axis=-1)
-
-        mixed = ops.matmul(
-            self.weights_dropout(ops.cast(weights, self.compute_dtype), training=training), value
+        mixed, weights = attend(
+            query, key, value, attention_mask, self.weights_dropout, training
         )
-        mixed = ops.reshape(ops.transpose(mixed, (0, 2, 1, 3)), (-1, length, self.hidden_dim))
-        outputs = self.output_projection(mixed)
+        outputs = self.output_projection(merge_heads(mixed))
         if cache is not None:
             return outputs, cache
         if return_attention_scores:

@@ -167,33 +167,35 @@ class TransformerEncoder(keras.layers.Layer):
             key_length=None if cache is None else ops.shape(cache)[3],
         )
 
-        x = self.self_attention_norm(inputs) if self.normalize_first else inputs
-        if cache is None:
-            x, scores = self.self_attention(
-                x, attention_mask=attention_mask, training=training, return_attention_scores=True
-            )
-        else:
-            x, cache = self.self_attention(
+        def attention(x):
+            if cache is None:
+                return self.self_attention(
+                    x, attention_mask=attention_mask, training=training,
+                    return_attention_scores=True,
+                )
+            return self.self_attention(
                 x, attention_mask=attention_mask, cache=cache, cache_index=cache_index,
                 training=training,
             )
-        x = inputs + self.output_dropout(x, training=training)
-        if not self.normalize_first:
-            x = self.self_attention_norm(x)
 
-        residual = x
-        if self.normalize_first:
-            x = self.feedforward_norm(x)
-        x = self.feedforward_output(self.feedforward_intermediate(x))
-        x = residual + self.output_dropout(x, training=training)
-        if not self.normalize_first:
-            x = self.feedforward_norm(x)
-
-        if cache is not None:
-            return x, cache
-        if return_attention_scores:
-            return x, scores
+        x, scores_or_cache = self._residual(inputs, self.self_attention_norm, attention, training)
+        x = self._feedforward(x, training)
+        if cache is not None or return_attention_scores:
+            return x, scores_or_cache
         return x
+
+    def _residual(self, inputs, norm, sublayer, training):
+        """`sublayer` with its residual connection and LayerNorm (before it in pre-norm,
+        after the sum in post-norm). `sublayer` returns `(outputs, extra)`; so does this."""
+        x, extra = sublayer(norm(inputs) if self.normalize_first else inputs)
+        x = inputs + self.output_dropout(x, training=training)
+        return (x if self.normalize_first else norm(x)), extra
+
+    def _feedforward(self, inputs, training):
+        def feedforward(x):
+            return self.feedforward_output(self.feedforward_intermediate(x)), None
+
+        return self._residual(inputs, self.feedforward_norm, feedforward, training)[0]
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -16,6 +16,7 @@ uninterrupted run would have seen.
 """
 
 import dataclasses
+import functools
 import glob
 import json
 import os
@@ -59,6 +60,9 @@ class PretrainConfig:
     dropout: float = 0.1
     position_encoding: str = "learned"
     normalize_first: bool = False
+    # masked_lm: fill sequences from the joined documents rather than one padded line each
+    # (causal_lm always does).
+    pack_documents: bool = True
     batch_size: int = 32
     steps: int = 10000
     checkpoint_every: int = 500
@@ -207,6 +211,8 @@ def pretrain(config):
 def _train(config, model, tokenizer, files, done, checkpoints, metadata):
 
     pipeline = PIPELINES[config.objective]
+    if config.objective == "masked_lm":
+        pipeline = functools.partial(pipeline, pack_documents=config.pack_documents)
     train = pipeline(
         files, tokenizer, sequence_length=config.sequence_length,
         batch_size=config.batch_size, seed=config.seed,

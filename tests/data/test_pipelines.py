@@ -155,6 +155,46 @@ def test_masked_lm_caps_predictions_and_validates_arguments(tokenizer):
         knlm.data.masked_lm_dataset(lines[:31] + [" "], tokenizer)
 
 
+def test_masked_lm_packed_documents_fill_every_position(tokenizer):
+    lines = knlm.data.read_text(samples.english_text("valid"))
+    stream = [i for ids in tokenizer(lines).to_list() for i in ids + [tokenizer.sep_id]]
+    length, batch = 64, 8
+    windows = np.array(stream[: len(stream) // (length - 1) * (length - 1)]).reshape(-1, length - 1)
+    windows = windows[: len(windows) // batch * batch]
+    ds = knlm.data.masked_lm_dataset(
+        lines, tokenizer, sequence_length=length, batch_size=batch, pack_documents=True,
+        shuffle=False, seed=0,
+    )
+    x, y, weight = collect(ds)
+    original = np.concatenate([np.full((len(windows), 1), tokenizer.cls_id), windows], axis=1)
+    assert x["padding_mask"].all() and x["token_ids"].shape == original.shape
+    rows = np.repeat(np.arange(len(original))[:, None], weight.shape[1], axis=1)
+    real = weight == 1
+    np.testing.assert_array_equal(y[real], original[rows[real], x["mask_positions"][real]])
+    # Every sequence is full, so each carries the full prediction budget of ~15% of 64 pieces,
+    # where one padded line a sequence carries ~2 (the valid lines average ~11 pieces).
+    eligible = ~np.isin(original, [tokenizer.cls_id, tokenizer.sep_id])
+    assert abs(real.sum() / eligible.sum() - 0.15) < 0.01
+    padded = collect(knlm.data.masked_lm_dataset(
+        lines, tokenizer, sequence_length=length, batch_size=batch, shuffle=False, seed=0))
+    assert real.sum(axis=1).mean() > 4 * (padded[2] == 1).sum(axis=1).mean()
+    # Whole-word masking on packed windows: the masked pieces still form whole words.
+    ds = knlm.data.masked_lm_dataset(
+        lines, tokenizer, sequence_length=length, batch_size=batch, pack_documents=True,
+        whole_word_masking=True, max_predictions=length, shuffle=False, seed=0,
+    )
+    x, _, weight = collect(ds)
+    vocabulary = np.array(tokenizer.get_vocabulary())
+    continues = np.char.startswith(vocabulary[original], "##")
+    for row in range(len(original)):
+        chosen = set(x["mask_positions"][row][weight[row] == 1].tolist())
+        for p in chosen:
+            if p + 1 < length and continues[row, p + 1]:
+                assert p + 1 in chosen  # the rest of the word goes with its first piece
+    with pytest.raises(ValueError, match="fewer than one batch of 8 windows of 63"):
+        knlm.data.masked_lm_dataset(lines[:10], tokenizer, length, batch, pack_documents=True)
+
+
 def test_causal_lm_windows_are_the_document_stream_shifted_by_one(tokenizer, tmp_path):
     lines = knlm.data.read_text(samples.english_text("valid"))
     stream = [i for ids in tokenizer(lines).to_list() for i in ids + [tokenizer.sep_id]]

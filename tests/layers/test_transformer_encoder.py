@@ -2,6 +2,7 @@ import keras
 import keras_hub
 import numpy as np
 import pytest
+from helpers import copy_into_keras_hub
 from helpers import run_layer_test
 
 from kerasnlm.layers import TokenAndPositionEmbedding
@@ -21,32 +22,6 @@ def test_layer_contract(normalize_first, tmp_path):
         expected_output_shape=(2, 6, 16),
         tmp_path=tmp_path,
     )
-
-
-def copy_into_keras_hub(ours, theirs):
-    """Copies our fused-QKV weights into keras-hub's separate query/key/value projections."""
-    hidden = ours.self_attention.hidden_dim
-    heads, head_dim = ours.num_heads, ours.self_attention.head_dim
-    kernel = keras.ops.convert_to_numpy(ours.self_attention.query_key_value.kernel)
-    bias = keras.ops.convert_to_numpy(ours.self_attention.query_key_value.bias)
-    mha = theirs._self_attention_layer
-    for i, dense in enumerate([mha._query_dense, mha._key_dense, mha._value_dense]):
-        block = slice(i * hidden, (i + 1) * hidden)
-        dense.kernel.assign(kernel[:, block].reshape(hidden, heads, head_dim))
-        dense.bias.assign(bias[block].reshape(heads, head_dim))
-    output = ours.self_attention.output_projection
-    mha._output_dense.kernel.assign(
-        keras.ops.convert_to_numpy(output.kernel).reshape(heads, head_dim, hidden)
-    )
-    mha._output_dense.bias.assign(output.bias)
-    pairs = [
-        (ours.self_attention_norm, theirs._self_attention_layer_norm),
-        (ours.feedforward_intermediate, theirs._feedforward_intermediate_dense),
-        (ours.feedforward_output, theirs._feedforward_output_dense),
-        (ours.feedforward_norm, theirs._feedforward_layer_norm),
-    ]
-    for mine, other in pairs:
-        other.set_weights(mine.get_weights())
 
 
 @pytest.mark.parametrize("normalize_first", [False, True])
