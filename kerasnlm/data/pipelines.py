@@ -76,6 +76,18 @@ def _pad(ragged, length, value=0):
     return dense, tf.sequence_mask(ragged.row_lengths(), length)
 
 
+def _full_batches(dataset, batch_size):
+    """`dataset.batch(batch_size)` without the last incomplete batch, like `drop_remainder`,
+    but with a batch dimension of unknown static size. A static batch size lets Keras count
+    one batch too many when `evaluate` reaches the end of a dataset of unknown length (the
+    loss tracker's count does not depend on the data, so it runs before the end is known),
+    which would scale `loss` down by steps / (steps + 1). Every batch is still full, so XLA
+    still compiles once."""
+    return dataset.batch(batch_size).filter(
+        lambda batch: tf.shape(tf.nest.flatten(batch)[0])[0] == batch_size
+    )
+
+
 def _check_stream_length(texts, tokenizer, window, batch_size):
     pieces = int(tf.reduce_sum(tokenizer(texts).row_lengths())) + len(texts)
     if pieces // window < batch_size:
@@ -179,8 +191,7 @@ def masked_lm_dataset(
             "incomplete batch is dropped, so there would be no batch at all."
         )
     lines = readers.text_dataset(texts_or_files, shuffle=shuffle, seed=seed)
-    # The remainder is dropped, so the batch size is static too: XLA compiles once.
-    shape = [batch_size, sequence_length]
+    shape = [None, sequence_length]
 
     def tokenize(strings):
         pieces = _wrap(tokenizer(strings), tokenizer.cls_id, tokenizer.sep_id, sequence_length)
@@ -188,7 +199,7 @@ def masked_lm_dataset(
         return tf.ensure_shape(token_ids, shape), tf.ensure_shape(padding_mask, shape)
 
     def frame(windows):
-        token_ids = tf.concat([tf.fill([batch_size, 1], tokenizer.cls_id), windows], axis=1)
+        token_ids = tf.concat([tf.fill([tf.shape(windows)[0], 1], tokenizer.cls_id), windows], 1)
         token_ids = tf.ensure_shape(token_ids, shape)
         return token_ids, tf.ones_like(token_ids, tf.bool)
 
@@ -239,9 +250,9 @@ def masked_lm_dataset(
 
     if pack_documents:
         windows = _document_stream(lines, tokenizer, sequence_length - 1, shuffle, seed)
-        batches = windows.batch(batch_size, drop_remainder=True).map(frame)
+        batches = _full_batches(windows, batch_size).map(frame)
     else:
-        batches = lines.batch(batch_size, drop_remainder=True).map(
+        batches = _full_batches(lines, batch_size).map(
             tokenize, num_parallel_calls=AUTOTUNE
         )
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
@@ -295,7 +306,7 @@ def causal_lm_dataset(
         x = {"token_ids": ids, "padding_mask": tf.ones_like(ids, tf.bool)}
         return x, window[:, 1:], tf.ones_like(ids, tf.float32)
 
-    batches = windows.batch(batch_size, drop_remainder=True).map(split, num_parallel_calls=AUTOTUNE)
+    batches = _full_batches(windows, batch_size).map(split, num_parallel_calls=AUTOTUNE)
     return batches.prefetch(AUTOTUNE)
 
 

@@ -41,10 +41,12 @@ def test_masked_lm_rates_and_replacements_on_real_text(tokenizer):
         lines, tokenizer, sequence_length=length, batch_size=50, shuffle=False, seed=7
     )
     spec = ds.element_spec
-    assert spec[0]["token_ids"].shape == (50, length) and spec[0]["token_ids"].dtype == tf.int32
-    assert spec[0]["padding_mask"].dtype == tf.bool and spec[0]["mask_positions"].shape == (50, 10)
-    assert spec[1].shape == (50, 10) and spec[2].dtype == tf.float32
+    assert spec[0]["token_ids"].shape.as_list() == [None, length]
+    assert spec[0]["token_ids"].dtype == tf.int32 and spec[0]["padding_mask"].dtype == tf.bool
+    assert spec[0]["mask_positions"].shape.as_list() == [None, 10]
+    assert spec[1].shape.as_list() == [None, 10] and spec[2].dtype == tf.float32
     x, y, weight = collect(ds)
+    assert x["token_ids"].shape == (len(lines) // 50 * 50, length)  # full batches only
     original = framed(tokenizer, lines, length)
     np.testing.assert_array_equal(x["padding_mask"], original != 0)
     specials = np.isin(original, [tokenizer.cls_id, tokenizer.sep_id, tokenizer.pad_id])
@@ -204,7 +206,7 @@ def test_causal_lm_windows_are_the_document_stream_shifted_by_one(tokenizer, tmp
     ds = knlm.data.causal_lm_dataset(
         lines, tokenizer, sequence_length=length, batch_size=batch, shuffle=False
     )
-    assert ds.element_spec[0]["token_ids"].shape == (batch, length)
+    assert ds.element_spec[0]["token_ids"].shape.as_list() == [None, length]
     x, y, weight = collect(ds)
     np.testing.assert_array_equal(x["token_ids"], windows[:, :-1])
     np.testing.assert_array_equal(y, windows[:, 1:])

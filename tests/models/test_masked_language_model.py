@@ -5,6 +5,8 @@ import tensorflow as tf
 
 import kerasnlm as knlm
 
+samples = knlm.data.samples
+
 
 def make_backbone(tokenizer, **kwargs):
     return knlm.models.TransformerBackbone(
@@ -79,3 +81,23 @@ def test_mask_positions_out_of_range_are_refused(tokenizer):
         model.fit(short, y.numpy(), sample_weight=w.numpy(), verbose=0)
     with pytest.raises(tf.errors.InvalidArgumentError, match="`mask_positions` holds values >= 8"):
         model.fit(tf.data.Dataset.from_tensors((short, y, w)), verbose=0)
+
+
+def test_evaluate_loss_is_exact_on_a_streamed_file(tokenizer, tmp_path):
+    """A pipeline read from a file has no known length; Keras' `evaluate` once counted a
+    phantom last batch into the loss (scaling it by steps / (steps + 1)) when the batch size
+    was static. The loss (a mean of batch means) must match log(perplexity) (over all
+    weighted tokens) up to the batches' unequal weights; the bug was off by 25% here."""
+    path = tmp_path / "valid.txt"
+    path.write_text("\n".join(knlm.data.read_text(samples.english_text("valid"))), "utf-8")
+    backbone = knlm.models.TransformerBackbone(tokenizer.vocabulary_size, 32, 1, 2, 32, 64)
+    model = knlm.models.MaskedLanguageModel(backbone)
+    model.compile()
+    for pack in (False, True):
+        ds = knlm.data.masked_lm_dataset(
+            str(path), tokenizer, sequence_length=32, batch_size=16, pack_documents=pack,
+            shuffle=False, seed=0,
+        ).take(3)
+        assert ds.cardinality() == tf.data.UNKNOWN_CARDINALITY
+        results = model.evaluate(ds, verbose=0, return_dict=True)
+        np.testing.assert_allclose(results["loss"], np.log(results["perplexity"]), rtol=2e-3)
