@@ -8,3 +8,4 @@ from kerasnlm.models.task import Task
 from kerasnlm.models.sequence_classifier import SequenceClassifier
 from kerasnlm.models.token_classifier import EntityF1
 from kerasnlm.models.token_classifier import TokenClassifier
+from kerasnlm.models.seq2seq_transformer import Seq2SeqTransformer

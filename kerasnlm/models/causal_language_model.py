@@ -4,15 +4,13 @@ import numpy as np
 from keras import ops
 
 from kerasnlm.layers.language_model_head import LanguageModelHead
+from kerasnlm.models import generation
 from kerasnlm.models.task import Task
 from kerasnlm.models.task import is_texts
 from kerasnlm.models.task import token_prediction_loss
 from kerasnlm.models.task import token_prediction_metrics
 from kerasnlm.utils.checks import check_integer_dtype
 from kerasnlm.utils.checks import check_token_ids
-
-SAMPLERS = ("greedy", "top_k", "top_p", "beam", "random")
-
 
 @keras.saving.register_keras_serializable(package="kerasnlm")
 class CausalLanguageModel(Task):
@@ -78,13 +76,8 @@ class CausalLanguageModel(Task):
     # --- Generation ---
 
     def _allowed_logits(self, logits):
-        """Never generate `[PAD]` (it would read as padding), `[CLS]` or `[MASK]`."""
-        forbidden = [0]
-        if self.tokenizer is not None:
-            forbidden += [self.tokenizer.pad_id, self.tokenizer.cls_id, self.tokenizer.mask_id]
-        allowed = np.ones(self.backbone.vocabulary_size, bool)
-        allowed[forbidden] = False
-        return ops.where(allowed[None], logits, -1e9)
+        allowed = generation.allowed_tokens(self.backbone.vocabulary_size, self.tokenizer)
+        return generation.restrict_logits(logits, allowed)
 
     def _next_with_cache(self, token_ids, cache, index):
         """Logits for position `index` given everything before it, one position of work."""
@@ -125,11 +118,7 @@ class CausalLanguageModel(Task):
                 token_ids, prompt_mask, start, sampler, stop_token_ids, use_cache
             )
 
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
-
-            return tf.function(generate, jit_compile=True, reduce_retracing=True)
-        return generate
+        return generation.compile_loop(generate)
 
     def generate(
         self, prompts, max_length=None, sampler="top_k", tokenizer=None, use_cache=True,
@@ -159,8 +148,7 @@ class CausalLanguageModel(Task):
                 f"`max_length` ({max_length}) exceeds the model's `sequence_length` "
                 f"({self.backbone.sequence_length})."
             )
-        if isinstance(sampler, str) and sampler not in SAMPLERS:
-            raise ValueError(f"`sampler` must be one of {SAMPLERS}; received {sampler!r}.")
+        sampler = generation.get_sampler(sampler)
         strings = is_texts(prompts)
         if strings:
             if tokenizer is None:
@@ -197,9 +185,7 @@ class CausalLanguageModel(Task):
         if stop_at_end:
             end_id = tokenizer.sep_id if tokenizer is not None else None
         # One compiled function per sampler configuration and setting, reused across calls.
-        if isinstance(sampler, str):
-            sampler = keras_hub.samplers.get(sampler)
-        key = (type(sampler).__name__, repr(sampler.get_config()), end_id, use_cache)
+        key = (*generation.sampler_key(sampler), end_id, use_cache)
         if key not in self._generate_functions:
             self._generate_functions[key] = self._compiled_generate(
                 sampler, None if end_id is None else (end_id,), use_cache
@@ -218,12 +204,7 @@ class CausalLanguageModel(Task):
             generated[group] = ops.convert_to_numpy(
                 generate(token_ids[group], prompt_mask[group], start)
             )
-        if end_id is not None:  # blank out everything after each row's end token
-            for row, length in zip(generated, (len(r) for r in rows)):
-                ends = np.flatnonzero(row[length:] == end_id)
-                if ends.size:
-                    row[length + ends[0] :] = 0
+        generation.blank_after_end(generated, lengths, end_id)
         if not strings:
             return generated
-        texts = tokenizer.detokenize(generated, skip_special_tokens=True)
-        return [text.decode("utf-8") for text in ops.convert_to_numpy(texts).tolist()]
+        return generation.detokenize(tokenizer, generated)
