@@ -74,6 +74,26 @@ JAX_SCRIPT = textwrap.dedent(
                             use_cache=False)
     np.testing.assert_array_equal(cached, uncached)
     assert np.all(cached[:, 3:] != 0)
+
+    # 6. The decoder block and an encoder-decoder model: train, beam search, cache == full pass.
+    decoder = knlm.layers.TransformerDecoder(num_heads=4, intermediate_dim=32)
+    y = decoder(x, x[:, :5], encoder_padding_mask=inputs["padding_mask"][:, :5])
+    assert y.shape == (2, 8, 16)
+    s2s = knlm.models.Seq2SeqTransformer(backbone, target_sequence_length=8)
+    s2s.compile()
+    batch = {"encoder_token_ids": inputs["token_ids"], "encoder_padding_mask": inputs["padding_mask"],
+             "decoder_token_ids": inputs["token_ids"], "decoder_padding_mask": inputs["padding_mask"]}
+    losses = s2s.fit(batch, inputs["token_ids"], epochs=3, verbose=0).history["loss"]
+    assert losses[-1] < losses[0], losses
+    greedy = s2s.generate(inputs["token_ids"], sampler="greedy", stop_at_end=False)
+    logits = np.array(s2s({**batch, "decoder_token_ids": greedy[:, :-1],
+                             "decoder_padding_mask": np.ones_like(greedy[:, :-1])}))
+    logits[..., 0] = -1e9  # generation never emits padding
+    np.testing.assert_array_equal(logits.argmax(-1), greedy[:, 1:])
+    import keras_hub
+    beam = s2s.generate(inputs["token_ids"], sampler=keras_hub.samplers.BeamSampler(num_beams=1),
+                        stop_at_end=False)
+    np.testing.assert_array_equal(beam, greedy)
     print("JAX OK")
     """
 )
