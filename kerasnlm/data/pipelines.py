@@ -44,6 +44,15 @@ def _check_common(tokenizer, sequence_length, batch_size, minimum_length=2):
         raise ValueError(f"`batch_size` must be a positive int; received {batch_size!r}.")
 
 
+def _check_multiple(pad_to_multiple_of):
+    if pad_to_multiple_of is not None and (
+        not isinstance(pad_to_multiple_of, int) or pad_to_multiple_of < 1
+    ):
+        raise ValueError(
+            f"`pad_to_multiple_of` must be a positive int or None; received {pad_to_multiple_of!r}."
+        )
+
+
 def _string_list(values, name):
     """A list/tuple/array of str -> list of str, or a TypeError naming the bad item."""
     if isinstance(values, np.ndarray):
@@ -70,9 +79,20 @@ def _wrap(pieces, start, end, length):
     )
 
 
-def _pad(ragged, length, value=0):
-    """Ragged `(batch, None)` -> dense `(batch, length)`, and the bool mask of real entries."""
-    dense = ragged.to_tensor(default_value=tf.cast(value, ragged.dtype), shape=[None, length])
+def _pad(ragged, length, value=0, multiple=None):
+    """Ragged `(batch, None)` -> dense `(batch, length)`, and the bool mask of real entries.
+
+    With `multiple`, pads only to the batch's longest row rounded up to a multiple of it (and
+    at most `length`): short texts cost short sequences, and XLA still sees only
+    `length / multiple` different shapes.
+    """
+    default = tf.cast(value, ragged.dtype)
+    if multiple is None:
+        dense = ragged.to_tensor(default_value=default, shape=[None, length])
+    else:
+        longest = tf.reduce_max(ragged.row_lengths())
+        length = tf.minimum(tf.cast(length, tf.int64), (longest + multiple - 1) // multiple * multiple)
+        dense = ragged.to_tensor(default_value=default, shape=tf.stack([ragged.nrows(), length]))
     return dense, tf.sequence_mask(ragged.row_lengths(), length)
 
 
@@ -318,6 +338,7 @@ def classification_dataset(
     batch_size=32,
     text_pairs=None,
     num_classes=None,
+    pad_to_multiple_of=None,
     shuffle=True,
     seed=None,
 ):
@@ -336,6 +357,9 @@ def classification_dataset(
         tokenizer: a `kerasnlm.tokenizers.WordPieceTokenizer`.
         sequence_length: int, `L`.
         batch_size: int, `B`.
+        pad_to_multiple_of: int or None. None pads every batch to `sequence_length`; an int
+            pads each batch only to its longest sequence rounded up to a multiple of it (few
+            distinct shapes for XLA, much less work on short texts).
         text_pairs: list of str, the second text of each pair, or `None`.
         num_classes: int; when given, every label must be in `[0, num_classes)`.
         shuffle: bool, shuffle examples each epoch (`False` for evaluation and prediction).
@@ -351,6 +375,7 @@ def classification_dataset(
     ```
     """
     _check_common(tokenizer, sequence_length, batch_size, minimum_length=3 if text_pairs else 2)
+    _check_multiple(pad_to_multiple_of)
     texts = _string_list(texts, "texts")
     if isinstance(labels, np.ndarray):
         labels = labels.tolist()
@@ -385,7 +410,9 @@ def classification_dataset(
                 [tokenizer(inputs[0]), tokenizer(inputs[1])]
             )
             pieces = tf.concat([_wrap(a, cls, sep, sequence_length), b, _column(b, sep)], axis=1)
-        token_ids, padding_mask = _pad(pieces, sequence_length, tokenizer.pad_id)
+        token_ids, padding_mask = _pad(
+            pieces, sequence_length, tokenizer.pad_id, pad_to_multiple_of
+        )
         x = {"token_ids": token_ids, "padding_mask": padding_mask}
         return x, labels, tf.ones_like(labels, tf.float32)
 
@@ -458,6 +485,7 @@ def token_classification_dataset(
     tags,
     sequence_length=128,
     batch_size=32,
+    pad_to_multiple_of=None,
     shuffle=True,
     seed=None,
 ):
@@ -481,6 +509,9 @@ def token_classification_dataset(
         tags: list of all tag names; a tag's index is its class id.
         sequence_length: int, `L`.
         batch_size: int, `B`.
+        pad_to_multiple_of: int or None. None pads every batch to `sequence_length`; an int
+            pads each batch only to its longest sequence rounded up to a multiple of it (few
+            distinct shapes for XLA, much less work on short texts).
         shuffle: bool, shuffle sentences each epoch (`False` to map predictions back).
         seed: int, makes the order reproducible.
 
@@ -495,6 +526,7 @@ def token_classification_dataset(
     ```
     """
     _check_common(tokenizer, sequence_length, batch_size)
+    _check_multiple(pad_to_multiple_of)
     tags = _string_list(tags, "tags")
     if len(set(tags)) != len(tags):
         raise ValueError(f"`tags` holds duplicates: {tags}.")
@@ -529,7 +561,11 @@ def token_classification_dataset(
         sentence_pieces = pieces.merge_dims(1, 2)
         labels = sentence_pieces.with_flat_values(tf.where(first, piece_tags, 0))
         weights = sentence_pieces.with_flat_values(tf.cast(first, tf.float32))
-        frame = lambda x, start, end: _pad(_wrap(x, start, end, sequence_length), sequence_length)
+        def frame(x, start, end):
+            return _pad(
+                _wrap(x, start, end, sequence_length), sequence_length, 0, pad_to_multiple_of
+            )
+
         token_ids, padding_mask = frame(sentence_pieces, tokenizer.cls_id, tokenizer.sep_id)
         x = {"token_ids": token_ids, "padding_mask": padding_mask}
         return x, frame(labels, 0, 0)[0], frame(weights, 0.0, 0.0)[0]
@@ -546,6 +582,7 @@ def seq2seq_dataset(
     target_sequence_length=None,
     target_tokenizer=None,
     batch_size=32,
+    pad_to_multiple_of=None,
     shuffle=True,
     seed=None,
 ):
@@ -568,6 +605,9 @@ def seq2seq_dataset(
         target_sequence_length: int, `T`; defaults to `sequence_length`.
         target_tokenizer: a tokenizer for the targets; defaults to `tokenizer`.
         batch_size: int, `B`.
+        pad_to_multiple_of: int or None. None pads every batch to `sequence_length`; an int
+            pads each batch only to its longest sequence rounded up to a multiple of it (few
+            distinct shapes for XLA, much less work on short texts).
         shuffle: bool, shuffle pairs each epoch.
         seed: int, makes the order reproducible.
 
@@ -585,6 +625,7 @@ def seq2seq_dataset(
     target_tokenizer = target_tokenizer or tokenizer
     target_sequence_length = target_sequence_length or sequence_length
     _check_common(tokenizer, sequence_length, batch_size)
+    _check_multiple(pad_to_multiple_of)
     _check_common(target_tokenizer, target_sequence_length, batch_size)
     sources = _string_list(source_texts, "source_texts")
     targets = _string_list(target_texts, "target_texts")
@@ -602,11 +643,14 @@ def seq2seq_dataset(
         target = target_tokenizer(targets)[:, : target_sequence_length - 1]
         decoder_inputs = tf.concat([_column(target, target_tokenizer.cls_id), target], axis=1)
         labels = tf.concat([target, _column(target, target_tokenizer.sep_id)], axis=1)
-        encoder_token_ids, encoder_padding_mask = _pad(source, sequence_length, tokenizer.pad_id)
-        decoder_token_ids, decoder_padding_mask = _pad(
-            decoder_inputs, target_sequence_length, target_tokenizer.pad_id
+        multiple = pad_to_multiple_of
+        encoder_token_ids, encoder_padding_mask = _pad(
+            source, sequence_length, tokenizer.pad_id, multiple
         )
-        y, weights = _pad(labels, target_sequence_length, target_tokenizer.pad_id)
+        decoder_token_ids, decoder_padding_mask = _pad(
+            decoder_inputs, target_sequence_length, target_tokenizer.pad_id, multiple
+        )
+        y, weights = _pad(labels, target_sequence_length, target_tokenizer.pad_id, multiple)
         x = {
             "encoder_token_ids": encoder_token_ids,
             "encoder_padding_mask": encoder_padding_mask,

@@ -497,3 +497,38 @@ def test_docstring_examples_of_the_data_functions_run(tmp_path, monkeypatch):
             exec(compile(block, f"<{obj.__name__} docstring>", "exec"), {})
             ran += 1
     assert ran >= 13
+
+
+def test_pad_to_multiple_of_trims_padding_without_changing_content(tokenizer):
+    texts, labels = knlm.data.read_tsv(samples.sst2("train"))
+    texts, labels = texts[:400], labels[:400]
+    full = knlm.data.classification_dataset(
+        texts, labels, tokenizer, sequence_length=64, batch_size=8, shuffle=False
+    )
+    short = knlm.data.classification_dataset(
+        texts, labels, tokenizer, sequence_length=64, batch_size=8, shuffle=False,
+        pad_to_multiple_of=16,
+    )
+    lengths = set()
+    for (x_full, y_full, _), (x, y, _) in zip(full, short):
+        length = x["token_ids"].shape[1]
+        lengths.add(length)
+        longest = int(x_full["padding_mask"].numpy().sum(axis=1).max())
+        assert length % 16 == 0 and longest <= length < longest + 16
+        np.testing.assert_array_equal(x["token_ids"], x_full["token_ids"][:, :length])
+        assert not x_full["padding_mask"].numpy()[:, length:].any()
+        np.testing.assert_array_equal(y, y_full)
+    assert len(lengths) > 1  # SST-2 training phrases are mostly short
+    words, tags = knlm.data.read_conll(samples.wnut17("dev"))
+    tag_names = sorted({t for sentence in tags for t in sentence})
+    x, y, w = next(iter(knlm.data.token_classification_dataset(
+        words[:32], tags[:32], tokenizer, tag_names, sequence_length=128, pad_to_multiple_of=8,
+        shuffle=False)))
+    assert x["token_ids"].shape[1] % 8 == 0 and y.shape == w.shape == x["token_ids"].shape
+    english, spanish = knlm.data.read_parallel(samples.spa_eng())
+    x, y, w = next(iter(knlm.data.seq2seq_dataset(
+        english[:32], spanish[:32], tokenizer, sequence_length=64, pad_to_multiple_of=8,
+        shuffle=False)))
+    assert x["encoder_token_ids"].shape[1] == 8 and y.shape == x["decoder_token_ids"].shape
+    with pytest.raises(ValueError, match="`pad_to_multiple_of` must be a positive int"):
+        knlm.data.classification_dataset(texts, labels, tokenizer, pad_to_multiple_of=0)
