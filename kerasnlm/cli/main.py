@@ -27,6 +27,17 @@ def _parser():
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="override one setting of the config file (repeatable), e.g. --set steps=2000",
     )
+
+    finetune = commands.add_parser(
+        "finetune",
+        help="fine-tune a classifier, tagger or translator on TSV/CoNLL/parallel files; keeps "
+        "the best dev checkpoint",
+    )
+    finetune.add_argument("--config", required=True, help="a YAML or JSON FinetuneConfig file")
+    finetune.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override one setting of the config file (repeatable), e.g. --set epochs=5",
+    )
     return parser
 
 
@@ -53,6 +64,15 @@ def main(argv=None):
             from kerasnlm.training import pretrain
 
             pretrain(PretrainConfig.from_file(args.config, **_overrides(args.set)))
+        elif args.command == "finetune":
+            import json
+
+            from kerasnlm.training import FinetuneConfig
+            from kerasnlm.training import finetune
+
+            _, results = finetune(FinetuneConfig.from_file(args.config, **_overrides(args.set)))
+            scores = {split: results[split] for split in ("dev", "test") if split in results}
+            print(json.dumps(scores, indent=2))
     except (ValueError, TypeError, FileNotFoundError, yaml.YAMLError) as error:
         print(f"kerasnlm {args.command}: error: {error}", file=sys.stderr)
         return 2

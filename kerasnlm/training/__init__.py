@@ -8,3 +8,5 @@ from kerasnlm.training.pretrain import pretrain
 from kerasnlm.training.pretrain import unigram_perplexity
 from kerasnlm.training.schedules import WarmupDecay
 from kerasnlm.training.optimizers import LayerwiseDecayAdamW
+from kerasnlm.training.finetune import FinetuneConfig
+from kerasnlm.training.finetune import finetune

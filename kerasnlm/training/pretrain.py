@@ -18,7 +18,6 @@ uninterrupted run would have seen.
 import dataclasses
 import functools
 import glob
-import json
 import os
 
 import keras
@@ -30,6 +29,7 @@ from kerasnlm.models import MaskedLanguageModel
 from kerasnlm.models import TransformerBackbone
 from kerasnlm.tokenizers import WordPieceTokenizer
 from kerasnlm.training.checkpoints import StepCheckpoint
+from kerasnlm.training.config import FileConfig
 from kerasnlm.training.checkpoints import restore_latest
 from kerasnlm.training.schedules import WarmupDecay
 
@@ -38,7 +38,7 @@ PIPELINES = {"masked_lm": data.masked_lm_dataset, "causal_lm": data.causal_lm_da
 
 
 @dataclasses.dataclass
-class PretrainConfig:
+class PretrainConfig(FileConfig):
     """Everything a pretraining run needs; also the schema of the `--config` file.
 
     The model fields are those of `TransformerBackbone`; the defaults are the benchmark
@@ -73,26 +73,6 @@ class PretrainConfig:
     validation_steps: int = 20
     seed: int = 0
     verbose: str = "auto"
-
-    @classmethod
-    def from_file(cls, path, **overrides):
-        """Reads a YAML or JSON config file; `overrides` replace its values."""
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"No config file at {path}.")
-        with open(path) as f:
-            if path.endswith(".json"):
-                values = json.load(f)
-            else:
-                import yaml
-
-                values = yaml.safe_load(f) or {}
-        if not isinstance(values, dict):
-            raise ValueError(f"{path} must hold a mapping of settings; it holds {type(values).__name__}.")
-        unknown = set(values) | set(overrides)
-        unknown -= {field.name for field in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"Unknown settings in {path}: {sorted(unknown)}.")
-        return cls(**{**values, **overrides})
 
     def __post_init__(self):
         if isinstance(self.corpus, str):
