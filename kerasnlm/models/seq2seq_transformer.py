@@ -277,7 +277,9 @@ class Seq2SeqTransformer(Task):
 
         return generation.compile_loop(generate)
 
-    def generate(self, sources, max_length=None, sampler="greedy", stop_at_end=True):
+    def generate(
+        self, sources, max_length=None, sampler="greedy", stop_at_end=True, truncate=False
+    ):
         """Generates a target for each source, one token at a time from `[CLS]`.
 
         Args:
@@ -288,6 +290,8 @@ class Seq2SeqTransformer(Task):
             sampler: `"greedy"`, `"beam"`, `"top_k"`, `"top_p"`, `"random"`, or a
                 `keras_hub.samplers.Sampler` (e.g. `BeamSampler(num_beams=4)`).
             stop_at_end: stop a row at the end token (`[SEP]` of the target tokenizer).
+            truncate: cut string sources longer than the encoder's `sequence_length` as the
+                training pipeline does, instead of raising.
 
         Returns:
             list of str for string sources, else an int32 array `(batch, max_length)`
@@ -302,7 +306,7 @@ class Seq2SeqTransformer(Task):
         sampler = generation.get_sampler(sampler)
         strings = is_texts(sources)
         if strings:
-            source_ids = self._encode_sources(sources)
+            source_ids = self._encode_sources(sources, truncate)
         else:
             source_ids = np.asarray(sources)
             check_integer_dtype(source_ids, "sources")
@@ -332,13 +336,15 @@ class Seq2SeqTransformer(Task):
             return generated
         return generation.detokenize(target_tokenizer, generated)
 
-    def _encode_sources(self, texts):
+    def _encode_sources(self, texts, truncate=False):
         if self.tokenizer is None:
             raise ValueError("String sources need the model's `tokenizer`.")
         rows = self.tokenizer(list(texts)).to_list()
         longest = self.backbone.sequence_length - 2
         too_long = [i for i, row in enumerate(rows) if len(row) > longest]
-        if too_long:
+        if truncate:
+            rows = [row[:longest] for row in rows]
+        elif too_long:
             raise ValueError(
                 f"Source {too_long[0]} is {len(rows[too_long[0]])} pieces long; the encoder "
                 f"takes at most {longest} between [CLS] and [SEP] (`sequence_length` "
@@ -361,7 +367,8 @@ class Seq2SeqTransformer(Task):
         normalization. Pieces the vocabulary cannot spell come back as `[UNK]` on both sides.
 
         Args:
-            sources: list of str.
+            sources: list of str; those longer than the encoder takes are truncated, as in
+                training.
             references: list of str, one reference translation per source.
             batch_size: sources decoded per call.
             **generate_kwargs: passed to `generate` (`sampler`, `max_length`).
@@ -379,7 +386,9 @@ class Seq2SeqTransformer(Task):
             )
         hypotheses = []
         for start in range(0, len(sources), batch_size):
-            hypotheses += self.generate(sources[start : start + batch_size], **generate_kwargs)
+            hypotheses += self.generate(
+                sources[start : start + batch_size], truncate=True, **generate_kwargs
+            )
         target_tokenizer = self._target_tokenizer
         references = generation.detokenize(target_tokenizer, target_tokenizer(list(references)))
         bleu = sacrebleu.metrics.BLEU()

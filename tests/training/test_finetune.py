@@ -1,0 +1,136 @@
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import yaml
+
+import kerasnlm as knlm
+from kerasnlm.cli.main import main
+
+samples = knlm.data.samples
+TINY = dict(num_layers=2, num_heads=2, hidden_dim=32, intermediate_dim=64)
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory, tokenizer):
+    """A tiny 'pretrained' backbone saved as a pretraining run leaves it: backbone.keras and
+    vocab.txt side by side."""
+    folder = tmp_path_factory.mktemp("pretrained")
+    keras.utils.set_random_seed(1)
+    backbone = knlm.models.TransformerBackbone(tokenizer.vocabulary_size, 48, **TINY)
+    backbone.save(folder / "backbone.keras")
+    tokenizer.save_vocabulary(str(folder / "vocab.txt"))
+    return str(folder / "backbone.keras"), backbone
+
+
+def weights_by_path(model):
+    return {v.path: keras.ops.convert_to_numpy(v) for v in model.weights}
+
+
+def test_classification_from_a_pretrained_backbone_keeps_the_best_dev_epoch(pretrained, tmp_path):
+    path, original = pretrained
+    config = knlm.training.FinetuneConfig(
+        task="classification", train=samples.sst2("train"), dev=samples.sst2("dev"),
+        output_dir=str(tmp_path), backbone=path, sequence_length=48, epochs=3,
+        learning_rate=1e-3, max_train_examples=640, verbose=0,
+    )
+    model, results = knlm.training.finetune(config)
+    assert isinstance(model, knlm.models.SequenceClassifier)
+    assert model.labels == ["0", "1"]
+    with open(tmp_path / "history.csv") as f:
+        rows = f.read().splitlines()[1:]
+    header = open(tmp_path / "history.csv").readline().strip().split(",")
+    dev_accuracy = [float(row.split(",")[header.index("val_accuracy")]) for row in rows]
+    assert len(dev_accuracy) == 3
+    np.testing.assert_allclose(results["dev"]["accuracy"], max(dev_accuracy), atol=1e-6)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["dev"]["accuracy"] == results["dev"]["accuracy"]
+    # The whole model was fine-tuned, embeddings included.
+    before, after = weights_by_path(original), weights_by_path(model.backbone)
+    assert not np.array_equal(before["token_embedding/embeddings"],
+                              after["token_embedding/embeddings"])
+    assert all(not np.array_equal(before[p], after[p]) for p in before if "encoder_1" in p)
+
+
+def test_frozen_embeddings_and_lower_blocks_with_layerwise_decay(pretrained, tmp_path):
+    path, original = pretrained
+    config = knlm.training.FinetuneConfig(
+        task="classification", train=samples.sst2("train"), dev=samples.sst2("dev"),
+        output_dir=str(tmp_path), backbone=path, sequence_length=48, epochs=1,
+        learning_rate=1e-3, max_train_examples=320, freeze_embeddings=True, freeze_layers=1,
+        layer_decay=0.8, verbose=0,
+    )
+    model, _ = knlm.training.finetune(config)
+    assert isinstance(model.optimizer, knlm.training.LayerwiseDecayAdamW)
+    before, after = weights_by_path(original), weights_by_path(model.backbone)
+    for name in before:
+        frozen = name.startswith(("embedding/", "token_embedding/", "encoder_0/"))
+        assert np.array_equal(before[name], after[name]) == frozen, name
+
+
+def test_token_classification_from_the_command_line(tokenizer, tmp_path, capsys):
+    config = {
+        "task": "token_classification", "train": samples.wnut17("train"),
+        "dev": samples.wnut17("dev"), "output_dir": str(tmp_path / "ner"),
+        "vocabulary": samples.vocabulary(), "sequence_length": 64, "epochs": 2,
+        "learning_rate": 2e-3, "verbose": 0, **TINY,
+    }
+    path = tmp_path / "ner.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["finetune", "--config", str(path), "--set", "epochs=1"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert set(printed["dev"]) >= {"entity_precision", "entity_recall", "entity_f1", "loss"}
+    model = keras.models.load_model(tmp_path / "ner" / "best.keras")
+    assert isinstance(model, knlm.models.TokenClassifier) and "B-person" in model.tags
+
+    # A dev file whose tags the training file never uses: refused, naming the tag.
+    words, tags = knlm.data.read_conll(samples.wnut17("dev"))
+    odd = tmp_path / "odd.conll"
+    odd.write_text("Paris\tB-city\nis\tO\n\n", encoding="utf-8")
+    assert main(["finetune", "--config", str(path), "--set", f"dev={odd}"]) == 2
+    assert "has tags the training file does not: ['B-city']" in capsys.readouterr().err
+
+
+def test_seq2seq_reports_bleu_on_dev(tmp_path):
+    english, spanish = knlm.data.read_parallel(samples.spa_eng())
+    dev = tmp_path / "dev.txt"
+    dev.write_text("".join(f"{e}\t{s}\n" for e, s in zip(english[-40:], spanish[-40:])), "utf-8")
+    config = knlm.training.FinetuneConfig(
+        task="seq2seq", train=samples.spa_eng(), dev=str(dev), output_dir=str(tmp_path / "mt"),
+        vocabulary_size=800, target_vocabulary_size=800, sequence_length=24, epochs=1,
+        learning_rate=1e-3, max_train_examples=512, bleu_examples=20, verbose=0,
+        num_layers=1, num_heads=2, hidden_dim=32, intermediate_dim=64,
+    )
+    model, results = knlm.training.finetune(config)
+    assert isinstance(model, knlm.models.Seq2SeqTransformer)
+    assert not model.shares_embedding and model.target_tokenizer is not None
+    assert 0 <= results["dev"]["bleu"] <= 100 and results["dev"]["bleu_examples"] == 20
+    assert os.path.exists(tmp_path / "mt" / "target_vocab.txt")
+
+
+def test_bad_configurations(pretrained, tmp_path):
+    path, _ = pretrained
+    base = dict(task="classification", train=samples.sst2("train"), dev=samples.sst2("dev"),
+                output_dir=str(tmp_path), verbose=0, max_train_examples=64)
+    with pytest.raises(ValueError, match="`task` must be one of"):
+        knlm.training.FinetuneConfig(**{**base, "task": "ner"})
+    with pytest.raises(FileNotFoundError, match="`train`: no file at"):
+        knlm.training.FinetuneConfig(**{**base, "train": str(tmp_path / "missing.tsv")})
+    with pytest.raises(ValueError, match="exceeds the pretrained backbone's \\(48\\)"):
+        knlm.training.finetune(knlm.training.FinetuneConfig(**base, backbone=path))
+    with pytest.raises(ValueError, match="`freeze_layers` must be in \\[0, 2\\]"):
+        knlm.training.finetune(knlm.training.FinetuneConfig(
+            **base, backbone=path, sequence_length=48, freeze_layers=3))
+    small = knlm.tokenizers.WordPieceTokenizer.train(samples.english_text("valid"), 300)
+    small.save_vocabulary(str(tmp_path / "small.txt"))
+    with pytest.raises(ValueError, match="does not match the backbone's `vocabulary_size`"):
+        knlm.training.finetune(knlm.training.FinetuneConfig(
+            **base, backbone=path, sequence_length=48, vocabulary=str(tmp_path / "small.txt")))
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    keras.models.load_model(path).save(alone / "backbone.keras")
+    with pytest.raises(FileNotFoundError, match="no vocab.txt beside"):
+        knlm.training.finetune(knlm.training.FinetuneConfig(
+            **base, backbone=str(alone / "backbone.keras"), sequence_length=48))
