@@ -25,7 +25,13 @@ class Model(keras.Model):
 
     def call(self, inputs, *args, **kwargs):
         # A Functional model casts inputs to the dtype of its `keras.Input`s: float ids would
-        # be truncated to integers without a word, so refuse them before that happens.
+        # be truncated to integers without a word, so refuse them before that happens. Only
+        # for concrete values: data for fit/evaluate/predict was checked by `_checked` already,
+        # and inside a traced graph Keras itself may probe the model with float placeholders
+        # (its symbolic build under a tf.distribute strategy cannot see the dtypes of
+        # per-replica batches).
+        if keras.backend.backend() == "tensorflow" and not tf.executing_eagerly():
+            return super().call(inputs, *args, **kwargs)
         for name in self.token_id_limits():
             value = inputs.get(name) if isinstance(inputs, dict) else None
             if value is not None and hasattr(value, "dtype"):
