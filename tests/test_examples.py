@@ -24,7 +24,9 @@ def public_classes():
     yield pytest.param(
         kerasnlm.training.LayerwiseDecayAdamW, id="kerasnlm.training.LayerwiseDecayAdamW"
     )
-    yield pytest.param(kerasnlm.training.pretrain, id="kerasnlm.training.pretrain")
+    for function in (kerasnlm.training.pretrain, kerasnlm.training.finetune,
+                     kerasnlm.data.split_lines):
+        yield pytest.param(function, id=f"{function.__module__}.{function.__name__}")
 
 
 @pytest.mark.parametrize("cls", list(public_classes()))

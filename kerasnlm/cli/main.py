@@ -38,6 +38,15 @@ def _parser():
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="override one setting of the config file (repeatable), e.g. --set epochs=5",
     )
+
+    split = commands.add_parser(
+        "split", help="shuffle a one-example-a-line file into train.txt and held-out parts"
+    )
+    split.add_argument("path")
+    split.add_argument("--output-dir", required=True)
+    split.add_argument("--dev", type=int, default=1000, help="lines held out as dev.txt")
+    split.add_argument("--test", type=int, default=1000, help="lines held out as test.txt")
+    split.add_argument("--seed", type=int, default=0)
     return parser
 
 
@@ -64,6 +73,12 @@ def main(argv=None):
             from kerasnlm.training import pretrain
 
             pretrain(PretrainConfig.from_file(args.config, **_overrides(args.set)))
+        elif args.command == "split":
+            from kerasnlm.data import split_lines
+
+            holdout = {name: n for name, n in (("dev", args.dev), ("test", args.test)) if n}
+            for name, path in split_lines(args.path, args.output_dir, holdout, args.seed).items():
+                print(f"{name}: {path}")
         elif args.command == "finetune":
             import json
 

@@ -14,3 +14,4 @@ from kerasnlm.data.pipelines import masked_lm_dataset
 from kerasnlm.data.pipelines import seq2seq_dataset
 from kerasnlm.data.pipelines import token_classification_dataset
 from kerasnlm.data.pipelines import word_start_positions
+from kerasnlm.data.splits import split_lines
