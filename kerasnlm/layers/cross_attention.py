@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from kerasnlm.layers.multi_head_attention import MultiHeadAttention
 from kerasnlm.layers.multi_head_attention import attend
 from kerasnlm.layers.multi_head_attention import merge_heads
 from kerasnlm.layers.multi_head_attention import split_heads
@@ -8,12 +9,12 @@ from kerasnlm.utils.initializers import clone_initializer
 
 
 @keras.saving.register_keras_serializable(package="kerasnlm")
-class CrossAttention(keras.layers.Layer):
+class CrossAttention(MultiHeadAttention):
     """Multi-head attention from one sequence (queries) to another (the context).
 
     The decoder's view of the encoder: queries are projected from `inputs`, keys and values
-    (one fused projection) from `context`. Scores and softmax run in float32, as in
-    `MultiHeadAttention`, with which it shares the attention arithmetic.
+    (one fused projection) from `context`. The arguments and the attention arithmetic (scores
+    and softmax in float32) are those of `MultiHeadAttention`; only the projections differ.
 
     When decoding one token at a time the context does not change, so its keys and values can
     be projected once with `context_cache(context)` and passed back as `cache=`.
@@ -53,24 +54,6 @@ class CrossAttention(keras.layers.Layer):
     References:
         - [Vaswani et al., 2017](https://arxiv.org/abs/1706.03762)
     """
-
-    def __init__(
-        self,
-        num_heads,
-        dropout=0.0,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        if not isinstance(num_heads, int) or num_heads < 1:
-            raise ValueError(f"`num_heads` must be a positive integer; received {num_heads!r}.")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"`dropout` must be in [0, 1); received {dropout!r}.")
-        self.num_heads = num_heads
-        self.dropout = dropout
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
 
     def build(self, inputs_shape, context_shape=None):
         hidden_dim = inputs_shape[-1]
@@ -127,15 +110,3 @@ class CrossAttention(keras.layers.Layer):
 
     def compute_output_shape(self, inputs_shape, context_shape=None):
         return inputs_shape
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "num_heads": self.num_heads,
-                "dropout": self.dropout,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            }
-        )
-        return config

@@ -4,6 +4,8 @@ import dataclasses
 import json
 import os
 
+from kerasnlm.models import TransformerBackbone
+
 
 class FileConfig:
     """A dataclass mixin: `from_file` reads a YAML or JSON mapping of the dataclass's fields."""
@@ -27,3 +29,34 @@ class FileConfig:
         if unknown:
             raise ValueError(f"Unknown settings in {path}: {sorted(unknown)}.")
         return cls(**{**values, **overrides})
+
+
+@dataclasses.dataclass(kw_only=True)
+class BackboneSettings:
+    """The size and shape of a new backbone (the benchmark backbone by default: 4 layers,
+    hidden 256, 4 heads, intermediate 1024, sequence 128, post-norm) and of its vocabulary."""
+
+    vocabulary_size: int = 8000
+    lowercase: bool = True
+    sequence_length: int = 128
+    num_layers: int = 4
+    num_heads: int = 4
+    hidden_dim: int = 256
+    intermediate_dim: int = 1024
+    dropout: float = 0.1
+    position_encoding: str = "learned"
+    normalize_first: bool = False
+
+    def build_backbone(self, vocabulary_size):
+        """A new `TransformerBackbone` of these settings over a vocabulary of that size."""
+        return TransformerBackbone(
+            vocabulary_size=vocabulary_size,
+            sequence_length=self.sequence_length,
+            num_layers=self.num_layers,
+            num_heads=self.num_heads,
+            hidden_dim=self.hidden_dim,
+            intermediate_dim=self.intermediate_dim,
+            dropout=self.dropout,
+            position_encoding=self.position_encoding,
+            normalize_first=self.normalize_first,
+        )

@@ -25,6 +25,7 @@ from kerasnlm.models import SequenceClassifier
 from kerasnlm.models import TokenClassifier
 from kerasnlm.models import TransformerBackbone
 from kerasnlm.tokenizers import WordPieceTokenizer
+from kerasnlm.training.config import BackboneSettings
 from kerasnlm.training.config import FileConfig
 from kerasnlm.training.optimizers import LayerwiseDecayAdamW
 from kerasnlm.training.schedules import WarmupDecay
@@ -39,12 +40,14 @@ MONITORS = {
 
 
 @dataclasses.dataclass
-class FinetuneConfig(FileConfig):
+class FinetuneConfig(FileConfig, BackboneSettings):
     """Everything a fine-tuning run needs; also the schema of the `--config` file.
 
     Data formats: `classification`: TSV with a header (`text_column`, `label_column`, and
     `text_pair_column` for pairs); `token_classification`: CoNLL (token and tag columns);
-    `seq2seq`: `source<TAB>target` lines.
+    `seq2seq`: `source<TAB>target` lines. The model fields (`BackboneSettings`) size a new
+    backbone; with `backbone` (a saved, e.g. pretrained, one) only `sequence_length` and
+    `dropout` (of the head) apply.
     """
 
     task: str
@@ -52,18 +55,8 @@ class FinetuneConfig(FileConfig):
     dev: str
     output_dir: str
     test: str = None
-    # --- the backbone: pretrained (a .keras file) or new ---
-    backbone: str = None
+    backbone: str = None  # a saved backbone (.keras), e.g. a pretraining run's; else a new one
     vocabulary: str = None  # default with `backbone`: the vocab.txt beside it
-    vocabulary_size: int = 8000
-    lowercase: bool = True
-    sequence_length: int = 128
-    num_layers: int = 4
-    num_heads: int = 4
-    hidden_dim: int = 256
-    intermediate_dim: int = 1024
-    normalize_first: bool = False
-    dropout: float = 0.1
     # --- the task head ---
     pooling: str = "cls"
     text_column: str = "sentence"
@@ -179,12 +172,7 @@ def _tokenizers(config, train_inputs, train_targets):
 
 def _backbone(config, tokenizer):
     if config.backbone is None:
-        return TransformerBackbone(
-            vocabulary_size=tokenizer.vocabulary_size, sequence_length=config.sequence_length,
-            num_layers=config.num_layers, num_heads=config.num_heads,
-            hidden_dim=config.hidden_dim, intermediate_dim=config.intermediate_dim,
-            dropout=config.dropout, normalize_first=config.normalize_first,
-        )
+        return config.build_backbone(tokenizer.vocabulary_size)
     backbone = keras.models.load_model(config.backbone)
     if not isinstance(backbone, TransformerBackbone):
         raise TypeError(f"{config.backbone} holds a {type(backbone).__name__}, not a backbone.")

@@ -29,6 +29,7 @@ from kerasnlm.models import MaskedLanguageModel
 from kerasnlm.models import TransformerBackbone
 from kerasnlm.tokenizers import WordPieceTokenizer
 from kerasnlm.training.checkpoints import StepCheckpoint
+from kerasnlm.training.config import BackboneSettings
 from kerasnlm.training.config import FileConfig
 from kerasnlm.training.checkpoints import restore_latest
 from kerasnlm.training.schedules import WarmupDecay
@@ -38,11 +39,11 @@ PIPELINES = {"masked_lm": data.masked_lm_dataset, "causal_lm": data.causal_lm_da
 
 
 @dataclasses.dataclass
-class PretrainConfig(FileConfig):
+class PretrainConfig(FileConfig, BackboneSettings):
     """Everything a pretraining run needs; also the schema of the `--config` file.
 
-    The model fields are those of `TransformerBackbone`; the defaults are the benchmark
-    backbone (4 layers, hidden 256, 4 heads, intermediate 1024, sequence 128).
+    The model fields (`BackboneSettings`) are those of `TransformerBackbone`; the defaults are
+    the benchmark backbone (4 layers, hidden 256, 4 heads, intermediate 1024, sequence 128).
     """
 
     corpus: list  # text files (paths or globs), one document a line
@@ -50,16 +51,6 @@ class PretrainConfig(FileConfig):
     objective: str = "masked_lm"
     validation: str = None  # a held-out text file, evaluated at every checkpoint
     vocabulary: str = None  # a vocab.txt; trained on the corpus when None
-    vocabulary_size: int = 8000
-    lowercase: bool = True
-    sequence_length: int = 128
-    num_layers: int = 4
-    num_heads: int = 4
-    hidden_dim: int = 256
-    intermediate_dim: int = 1024
-    dropout: float = 0.1
-    position_encoding: str = "learned"
-    normalize_first: bool = False
     # masked_lm: fill sequences from the joined documents rather than one padded line each
     # (causal_lm always does).
     pack_documents: bool = True
@@ -126,17 +117,7 @@ def _tokenizer(config, files):
 
 def build_pretraining_model(config, tokenizer):
     """The backbone and its pretraining model, compiled with warm-up and decay."""
-    backbone = TransformerBackbone(
-        vocabulary_size=tokenizer.vocabulary_size,
-        sequence_length=config.sequence_length,
-        num_layers=config.num_layers,
-        num_heads=config.num_heads,
-        hidden_dim=config.hidden_dim,
-        intermediate_dim=config.intermediate_dim,
-        dropout=config.dropout,
-        position_encoding=config.position_encoding,
-        normalize_first=config.normalize_first,
-    )
+    backbone = config.build_backbone(tokenizer.vocabulary_size)
     if config.objective == "causal_lm":
         model = CausalLanguageModel(backbone, tokenizer=tokenizer)
     else:
