@@ -140,6 +140,7 @@ def test_bad_input(tokenizers):
         small = knlm.tokenizers.WordPieceTokenizer.train(ENGLISH[:300], 300)
         knlm.models.Seq2SeqTransformer(backbone, tokenizer=small)
     model = knlm.models.Seq2SeqTransformer(backbone, tokenizer=english, target_tokenizer=spanish)
+    assert [type(t) for t in model.generate(["", "hello"], max_length=6)] == [str, str]  # answered
     with pytest.raises(ValueError, match="Source 0 is .* pieces long; the encoder takes at most 14"):
         model.generate([" ".join(["word"] * 20)])
     with pytest.raises(ValueError, match="`max_length` must be an int in \\[2, target_sequence"):
