@@ -85,14 +85,14 @@ JAX_SCRIPT = textwrap.dedent(
              "decoder_token_ids": inputs["token_ids"], "decoder_padding_mask": inputs["padding_mask"]}
     losses = s2s.fit(batch, inputs["token_ids"], epochs=3, verbose=0).history["loss"]
     assert losses[-1] < losses[0], losses
-    greedy = s2s.generate(inputs["token_ids"], sampler="greedy", stop_at_end=False)
+    greedy = s2s.generate(inputs["token_ids"], sampler="greedy", stop_at_end=False, start_id=2)
     logits = np.array(s2s({**batch, "decoder_token_ids": greedy[:, :-1],
                              "decoder_padding_mask": np.ones_like(greedy[:, :-1])}))
     logits[..., 0] = -1e9  # generation never emits padding
     np.testing.assert_array_equal(logits.argmax(-1), greedy[:, 1:])
     import keras_hub
     beam = s2s.generate(inputs["token_ids"], sampler=keras_hub.samplers.BeamSampler(num_beams=1),
-                        stop_at_end=False)
+                        stop_at_end=False, start_id=2)
     np.testing.assert_array_equal(beam, greedy)
     print("JAX OK")
     """

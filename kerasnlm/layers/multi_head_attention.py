@@ -12,7 +12,7 @@ MASKED_SCORE = -1e9
 
 def merge_attention_masks(
     inputs, padding_mask=None, attention_mask=None, use_causal_mask=False, query_start=0,
-    key_length=None,
+    key_length=None, padding_mask_name="padding_mask",
 ):
     """Combines the three ways to restrict attention into one boolean mask, or None.
 
@@ -24,6 +24,7 @@ def merge_attention_masks(
         query_start: with a key/value cache, the position of the first query; queries are
             positions `query_start + i` and keys are the `key_length` cached positions.
         key_length: number of keys when it differs from `length` (a cache).
+        padding_mask_name: how errors name `padding_mask` (the caller's argument name).
 
     Returns:
         A boolean tensor broadcastable to `(batch, length, key_length)`, or None when nothing
@@ -37,7 +38,7 @@ def merge_attention_masks(
             for a, b in zip(padding_mask.shape, (batch, length))
         ):
             raise ValueError(
-                "`padding_mask` must have shape (batch, length) = "
+                f"`{padding_mask_name}` must have shape (batch, length) = "
                 f"{(batch, length)} to match the inputs; received {tuple(padding_mask.shape)}."
             )
         mask = ops.cast(padding_mask, "bool")[:, None, :]

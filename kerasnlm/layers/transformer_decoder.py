@@ -25,8 +25,10 @@ class TransformerDecoder(TransformerEncoder):
     Call arguments:
         inputs: `(batch, target_length, hidden)`, the embedded target tokens.
         encoder_outputs: `(batch, source_length, encoder_hidden)`.
-        decoder_padding_mask: `(batch, target_length)`, true/1 for real target tokens
-            (defaults to the Keras mask of `inputs`).
+        decoder_padding_mask: `(batch, target_length)`, true/1 for real target tokens. Pass
+            it explicitly: Keras does not hand a layer with two tensor inputs the mask of the
+            first. Right padding (as the pipelines make) needs no mask for the real positions,
+            which the causal mask already keeps from seeing later padding.
         encoder_padding_mask: `(batch, source_length)`, true/1 for real source tokens.
         self_attention_cache: `(batch, 2, num_heads, max_length, head_dim)`, the keys and
             values of the target positions decoded so far; the call then also returns the
@@ -81,7 +83,6 @@ class TransformerDecoder(TransformerEncoder):
         self_attention_cache_index=0,
         cross_attention_cache=None,
         training=None,
-        mask=None,
     ):
         decoding = self_attention_cache is not None
         if decoding and decoder_padding_mask is not None:
@@ -89,10 +90,9 @@ class TransformerDecoder(TransformerEncoder):
                 "With a `self_attention_cache` the target mask is causal over the cached "
                 "positions; `decoder_padding_mask` is not supported."
             )
-        if decoder_padding_mask is None and not decoding:
-            decoder_padding_mask = mask  # the Keras mask of the embedded targets, if any
         self_mask = merge_attention_masks(
             inputs, decoder_padding_mask, use_causal_mask=True,
+            padding_mask_name="decoder_padding_mask",
             query_start=self_attention_cache_index,
             key_length=ops.shape(self_attention_cache)[3] if decoding else None,
         )

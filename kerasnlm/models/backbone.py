@@ -127,9 +127,11 @@ class TransformerBackbone(Model):
         super().__init__(
             inputs={"token_ids": token_ids, "padding_mask": padding_mask},
             outputs={"sequence_output": x, "pooled_output": x[:, 0, :]},
-            dtype=dtype,
             **kwargs,
         )
+        # A Functional model ignores `dtype`; record the layers' policy so `get_config` (and
+        # the heads that models build on this backbone) carry it.
+        self.dtype_policy = self.embedding.dtype_policy
 
         # === Config ===
         self.vocabulary_size = vocabulary_size

@@ -106,15 +106,18 @@ class Seq2SeqTransformer(Task):
             )
 
         # === Layers ===
-        dtype = backbone.dtype_policy
+        dtype = backbone.embedding.dtype_policy
         if shares_embedding:
             decoder_embedding = backbone.embedding
         else:
-            decoder_embedding = TokenAndPositionEmbedding(
-                target_vocabulary_size, target_sequence_length, backbone.hidden_dim,
-                position_encoding=backbone.position_encoding, dtype=dtype,
-                name="decoder_embedding",
-            )
+            # In its own name scope, so the token matrix's path is not the backbone's
+            # `token_embedding/embeddings` (LayerwiseDecayAdamW tells variables apart by path).
+            with keras.name_scope("decoder_embedding"):
+                decoder_embedding = TokenAndPositionEmbedding(
+                    target_vocabulary_size, target_sequence_length, backbone.hidden_dim,
+                    position_encoding=backbone.position_encoding, dtype=dtype,
+                    name="decoder_embedding",
+                )
         decoder_dropout = keras.layers.Dropout(
             backbone.dropout, dtype=dtype, name="decoder_embedding_dropout"
         )
@@ -240,7 +243,10 @@ class Seq2SeqTransformer(Task):
 
     @property
     def _target_tokenizer(self):
-        return self.target_tokenizer or self.tokenizer
+        """The tokenizer of the targets: the source one only when the vocabulary is shared."""
+        if self.target_tokenizer is not None or not self.shares_embedding:
+            return self.target_tokenizer
+        return self.tokenizer
 
     def _next(self, token_ids, cache, index):
         previous = ops.slice(token_ids, (0, index - 1), (ops.shape(token_ids)[0], 1))
@@ -278,7 +284,8 @@ class Seq2SeqTransformer(Task):
         return generation.compile_loop(generate)
 
     def generate(
-        self, sources, max_length=None, sampler="greedy", stop_at_end=True, truncate=False
+        self, sources, max_length=None, sampler="greedy", stop_at_end=True, truncate=False,
+        start_id=None,
     ):
         """Generates a target for each source, one token at a time from `[CLS]`.
 
@@ -292,6 +299,8 @@ class Seq2SeqTransformer(Task):
             stop_at_end: stop a row at the end token (`[SEP]` of the target tokenizer).
             truncate: cut string sources longer than the encoder's `sequence_length` as the
                 training pipeline does, instead of raising.
+            start_id: the first decoder token; defaults to the target tokenizer's `[CLS]` (as
+                `seq2seq_dataset` starts every decoder input); needed without a tokenizer.
 
         Returns:
             list of str for string sources, else an int32 array `(batch, max_length)`
@@ -318,7 +327,18 @@ class Seq2SeqTransformer(Task):
         # Decoding is XLA-compiled, where a bad id would be clamped: check it here.
         check_token_ids(source_ids, self.backbone.vocabulary_size, name="sources")
         target_tokenizer = self._target_tokenizer
-        start_id = target_tokenizer.cls_id if target_tokenizer is not None else 1
+        if strings and target_tokenizer is None:
+            raise ValueError(
+                "The targets have their own vocabulary but the model has no `target_tokenizer` "
+                "to turn generated ids into strings; pass one, or give ids as `sources`."
+            )
+        if start_id is None:
+            if target_tokenizer is None:
+                raise ValueError(
+                    "Without a target tokenizer, pass `start_id` (the `[CLS]` id the decoder "
+                    "inputs of training started with)."
+                )
+            start_id = target_tokenizer.cls_id
         end_id = target_tokenizer.sep_id if stop_at_end and target_tokenizer else None
         prompt = np.zeros((len(source_ids), max_length), "int32")
         prompt[:, 0] = start_id

@@ -24,11 +24,20 @@ class FileConfig:
                 values = yaml.safe_load(f) or {}
         if not isinstance(values, dict):
             raise ValueError(f"{path} must hold a mapping of settings; it holds {type(values).__name__}.")
-        unknown = set(values) | set(overrides)
-        unknown -= {field.name for field in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"Unknown settings in {path}: {sorted(unknown)}.")
-        return cls(**{**values, **overrides})
+        types = {field.name: field.type for field in dataclasses.fields(cls)}
+        for source, settings in ((path, values), ("the overrides", overrides)):
+            unknown = sorted(set(settings) - set(types))
+            if unknown:
+                raise ValueError(f"Unknown settings in {source}: {unknown}.")
+        settings = {**values, **overrides}
+        for name, value in settings.items():
+            # YAML reads `1e-4` (no dot) as a string; a float setting takes it as a number.
+            if types[name] is float and isinstance(value, (str, int)) and not isinstance(value, bool):
+                try:
+                    settings[name] = float(value)
+                except ValueError:
+                    raise ValueError(f"`{name}` must be a number; received {value!r}.") from None
+        return cls(**settings)
 
 
 @dataclasses.dataclass(kw_only=True)

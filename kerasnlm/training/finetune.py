@@ -115,14 +115,20 @@ def read_task_data(config, path):
 
 
 def _names(config, train_targets):
-    """Class or tag names, from the training file."""
+    """Class or tag names, from the training file; class labels as strings (a file of only
+    integer labels reads as ints, a file with one word among them as strs), in numeric order
+    when they are numbers."""
     if config.task == "classification":
-        return sorted(set(train_targets), key=lambda v: (not isinstance(v, int), v))
+        names = {str(label) for label in train_targets}
+        return sorted(names, key=lambda v: (0, int(v), "") if v.lstrip("-").isdigit() else (1, 0, v))
     return sorted({tag for sentence in train_targets for tag in sentence})
 
 
 def _check_names(config, names, targets, path):
-    seen = set(targets) if config.task == "classification" else {t for s in targets for t in s}
+    if config.task == "classification":
+        seen = {str(label) for label in targets}
+    else:
+        seen = {tag for sentence in targets for tag in sentence}
     unknown = sorted(seen - set(names), key=str)
     if unknown:
         kind = "labels" if config.task == "classification" else "tags"
@@ -188,7 +194,7 @@ def build_task_model(config, backbone, tokenizer, target_tokenizer, names):
     if config.task == "classification":
         return SequenceClassifier(
             backbone, len(names), pooling=config.pooling, dropout=config.dropout,
-            tokenizer=tokenizer, labels=[str(name) for name in names],
+            tokenizer=tokenizer, labels=names,
         )
     if config.task == "token_classification":
         return TokenClassifier(
@@ -207,7 +213,7 @@ def _dataset(config, inputs, targets, tokenizer, target_tokenizer, names, shuffl
         shuffle=shuffle, seed=config.seed,
     )
     if config.task == "classification":
-        ids = [names.index(label) for label in targets]
+        ids = [names.index(str(label)) for label in targets]
         return data.classification_dataset(
             inputs[0], ids, tokenizer, sequence_length=config.sequence_length,
             text_pairs=inputs[1] if len(inputs) > 1 else None, num_classes=len(names), **common,

@@ -50,7 +50,8 @@ class LayerwiseDecayAdamW(keras.optimizers.AdamW):
         block = re.search(r"(?:^|/)encoder_(\d+)/", path)
         if block:
             return self.layer_decay ** (self.num_layers - int(block.group(1)))
-        if re.search(r"(?:^|/)(?:token_)?embedding(?:_dropout)?/", path):
+        # The backbone's embedding variables (not a decoder's, which sit in their own scope).
+        if re.match(r"(?:token_)?embedding/", path):
             return self.layer_decay ** (self.num_layers + 1)
         return 1.0
 

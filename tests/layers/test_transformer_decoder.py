@@ -96,5 +96,5 @@ def test_bad_arguments_and_inputs():
             TARGETS[:, :1], ENCODED, decoder_padding_mask=TARGET_MASK[:, :1],
             self_attention_cache=np.zeros((2, 2, 4, 6, 4), "float32"),
         )
-    with pytest.raises(ValueError, match="`padding_mask` must have shape"):
+    with pytest.raises(ValueError, match="`decoder_padding_mask` must have shape"):
         decoder(TARGETS, ENCODED, decoder_padding_mask=TARGET_MASK[:, :4])

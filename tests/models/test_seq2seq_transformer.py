@@ -80,13 +80,49 @@ def test_cached_decoding_agrees_with_the_full_pass(memorized):
     np.testing.assert_array_equal(np.where(allowed, logits, -1e9).argmax(-1), ids[:, 1:])
 
 
-def test_beam_search_with_one_beam_equals_greedy_and_wider_beams_score_higher(memorized):
-    model, sources, _, _ = memorized
+def test_beam_search_with_one_beam_equals_greedy(memorized, tokenizers):
+    model, sources, targets, _ = memorized
     greedy = model.generate(sources[:16], sampler="greedy")
     one_beam = model.generate(sources[:16], sampler=keras_hub.samplers.BeamSampler(num_beams=1))
     assert one_beam == greedy
+    # Four beams also find the memorized translations.
     beams = model.generate(sources[:16], sampler=keras_hub.samplers.BeamSampler(num_beams=4))
-    assert len(beams) == 16 and all(isinstance(text, str) for text in beams)
+    expected = normalized(targets[:16], tokenizers[1])
+    assert np.mean([b == e for b, e in zip(beams, expected)]) > 0.8
+
+
+def test_layerwise_decay_leaves_the_new_decoder_at_the_full_rate(memorized):
+    model = memorized[0]
+    optimizer = knlm.training.LayerwiseDecayAdamW(1e-3, num_layers=1, layer_decay=0.5)
+    scales = {v.path: optimizer.learning_rate_scale(v.path) for v in model.trainable_variables}
+    assert scales["token_embedding/embeddings"] == 0.25  # the pretrained encoder's
+    assert scales["decoder_embedding/token_embedding/embeddings"] == 1.0  # new: full rate
+    assert all(scale == 1.0 for path, scale in scales.items() if path.startswith("decoder_"))
+
+
+def test_mixed_precision_trains_and_decodes(tokenizers, tmp_path):
+    english, spanish = tokenizers
+    backbone = knlm.models.TransformerBackbone(
+        english.vocabulary_size, 16, num_layers=1, num_heads=2, hidden_dim=32,
+        intermediate_dim=64, dtype="mixed_bfloat16",
+    )
+    model = knlm.models.Seq2SeqTransformer(backbone, tokenizer=english, target_tokenizer=spanish)
+    assert all(layer.compute_dtype == "bfloat16" for layer in model.decoder_layers)
+    assert all(v.dtype == "float32" for v in model.weights)
+    model.compile()
+    data = knlm.data.seq2seq_dataset(
+        ENGLISH[:32], SPANISH[:32], english, sequence_length=16, target_tokenizer=spanish,
+        batch_size=16, seed=0,
+    )
+    history = model.fit(data, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert keras.ops.convert_to_numpy(model.predict_on_batch(next(iter(data))[0])).dtype == "float32"
+    for sampler in ("greedy", keras_hub.samplers.BeamSampler(num_beams=2)):
+        assert len(model.generate(["I am hungry.", "Tom left."], sampler=sampler)) == 2
+    model.save(tmp_path / "mixed.keras")
+    loaded = keras.models.load_model(tmp_path / "mixed.keras")
+    assert loaded.decoder_layers[0].compute_dtype == "bfloat16"
+    assert loaded.backbone.encoder_layers[0].compute_dtype == "bfloat16"
 
 
 def test_save_and_load_round_trip(memorized, tmp_path):
@@ -145,6 +181,11 @@ def test_bad_input(tokenizers):
         model.generate([" ".join(["word"] * 20)])
     with pytest.raises(ValueError, match="`max_length` must be an int in \\[2, target_sequence"):
         model.generate(["hello"], max_length=40)
+    ids_only = knlm.models.Seq2SeqTransformer(backbone, target_vocabulary_size=300)
+    with pytest.raises(ValueError, match="String sources need the model's `tokenizer`"):
+        ids_only.generate(["hello"])
+    with pytest.raises(ValueError, match="pass `start_id`"):
+        ids_only.generate(np.array([[2, 5, 3]]))
     with pytest.raises(ValueError, match="`sampler` must be one of"):
         model.generate(["hello"], sampler="nucleus")
     with pytest.raises(ValueError, match="sources"):

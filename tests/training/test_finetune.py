@@ -79,7 +79,9 @@ def test_token_classification_from_the_command_line(tokenizer, tmp_path, capsys)
     }
     path = tmp_path / "ner.yaml"
     path.write_text(yaml.safe_dump(config))
-    assert main(["finetune", "--config", str(path), "--set", "epochs=1"]) == 0
+    # `1e-3` has no dot: YAML reads it as a string, which a float setting still accepts.
+    assert main(["finetune", "--config", str(path), "--set", "epochs=1",
+                 "--set", "learning_rate=1e-3"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert set(printed["dev"]) >= {"entity_precision", "entity_recall", "entity_f1", "loss"}
     model = keras.models.load_model(tmp_path / "ner" / "best.keras")
@@ -91,6 +93,27 @@ def test_token_classification_from_the_command_line(tokenizer, tmp_path, capsys)
     odd.write_text("Paris\tB-city\nis\tO\n\n", encoding="utf-8")
     assert main(["finetune", "--config", str(path), "--set", f"dev={odd}"]) == 2
     assert "has tags the training file does not: ['B-city']" in capsys.readouterr().err
+
+
+def test_text_pairs_with_labels_that_read_as_ints_in_one_file_and_strs_in_another(tmp_path):
+    texts, labels = knlm.data.read_tsv(samples.sst2("train"))
+    rows = ["sentence\tsecond\tlabel"]
+    rows += [f"{t}\t{t.split()[0]}\t{'unsure' if i % 50 == 0 else l}"
+             for i, (t, l) in enumerate(zip(texts[:400], labels[:400]))]
+    (tmp_path / "train.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    rows = ["sentence\tsecond\tlabel"] + [f"{t}\t{t.split()[0]}\t{l}"
+                                           for t, l in zip(texts[400:464], labels[400:464])]
+    (tmp_path / "dev.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    config = knlm.training.FinetuneConfig(
+        task="classification", train=str(tmp_path / "train.tsv"), dev=str(tmp_path / "dev.tsv"),
+        output_dir=str(tmp_path / "out"), text_pair_column="second",
+        vocabulary=samples.vocabulary(), sequence_length=48, epochs=1, verbose=0, **TINY,
+    )
+    model, results = knlm.training.finetune(config)
+    assert model.labels == ["0", "1", "unsure"]  # numbers in numeric order, then words
+    assert 0 <= results["dev"]["accuracy"] <= 1
+    prediction = model.predict([texts[0]])[0]
+    assert prediction["label"] in model.labels and len(prediction["probabilities"]) == 3
 
 
 def test_seq2seq_reports_bleu_on_dev(tmp_path):
