@@ -138,6 +138,8 @@ class Seq2SeqTransformer(Task):
             decoder_embedding.token_embedding, transform=False, dtype=dtype,
             name="seq2seq_lm_head",
         )
+        # Set before the graph is built (`decode` reads them) and again after
+        # `super().__init__`, which is when Keras starts tracking attributes.
         self.decoder_embedding = decoder_embedding
         self.decoder_dropout = decoder_dropout
         self.decoder_layers = decoder_layers
