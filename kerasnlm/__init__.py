@@ -1,6 +1,7 @@
 """kerasnlm: build, pretrain and fine-tune Transformer language models with Keras 3."""
 
 from kerasnlm import data
+from kerasnlm import distribute
 from kerasnlm import layers
 from kerasnlm import models
 from kerasnlm import tokenizers

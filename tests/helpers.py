@@ -125,3 +125,28 @@ def copy_into_keras(ours, theirs):
         keras.ops.convert_to_numpy(ours.output_projection.kernel).reshape(heads, head_dim, -1)
     )
     theirs._output_dense.bias.assign(ours.output_projection.bias)
+
+
+TWO_CPU_REPLICAS = """
+import tensorflow as tf
+
+_cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+"""
+
+
+def run_script(tmp_path, source, name="script.py", timeout=900, two_cpu_replicas=True, env=None):
+    """Runs `source` in a fresh Python (TensorFlow fixes its devices at start-up), with two
+    logical CPU devices standing in for two GPUs; returns its stdout. Fails the test, showing
+    the script's output, when it exits non-zero."""
+    import subprocess
+    import sys
+
+    script = tmp_path / name
+    script.write_text((TWO_CPU_REPLICAS if two_cpu_replicas else "") + source)
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=timeout,
+        cwd=tmp_path, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return result.stdout

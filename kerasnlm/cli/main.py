@@ -1,10 +1,14 @@
 """The `kerasnlm` command line."""
 
 import argparse
+import logging
 import os
 import sys
 
 import yaml
+
+from kerasnlm.distribute.precision import PRECISIONS
+from kerasnlm.distribute.strategies import KINDS
 
 
 def _parser():
@@ -39,6 +43,18 @@ def _parser():
         help="override one setting of the config file (repeatable), e.g. --set epochs=5",
     )
 
+    for command in (pretrain, finetune):
+        command.add_argument(
+            "--strategy", choices=KINDS,
+            help="the tf.distribute strategy (default: the config's, else auto: TPU, TF_CONFIG "
+            "workers, several GPUs, one GPU, CPU); same as --set strategy=...",
+        )
+        command.add_argument(
+            "--precision", choices=PRECISIONS,
+            help="float32, mixed_bfloat16, mixed_float16 or auto (default: the config's, else "
+            "float32); same as --set precision=...",
+        )
+
     split = commands.add_parser(
         "split", help="shuffle a one-example-a-line file into train.txt and held-out parts"
     )
@@ -50,7 +66,13 @@ def _parser():
     return parser
 
 
-def _overrides(pairs):
+def _overrides(args):
+    overrides = {name: getattr(args, name) for name in ("strategy", "precision")
+                 if getattr(args, name) is not None}
+    return {**_settings(args.set), **overrides}
+
+
+def _settings(pairs):
     overrides = {}
     for pair in pairs:
         key, separator, value = pair.partition("=")
@@ -63,6 +85,10 @@ def _overrides(pairs):
 def main(argv=None):
     args = _parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logger = logging.getLogger("kerasnlm")  # the strategy and precision chosen, on stderr
+    if not logger.handlers:
+        logger.addHandler(logging.StreamHandler())
+        logger.setLevel(logging.INFO)
     try:
         if args.command == "quickstart":
             from kerasnlm.cli.quickstart import quickstart
@@ -72,7 +98,7 @@ def main(argv=None):
             from kerasnlm.training import PretrainConfig
             from kerasnlm.training import pretrain
 
-            pretrain(PretrainConfig.from_file(args.config, **_overrides(args.set)))
+            pretrain(PretrainConfig.from_file(args.config, **_overrides(args)))
         elif args.command == "split":
             from kerasnlm.data import split_lines
 
@@ -85,7 +111,7 @@ def main(argv=None):
             from kerasnlm.training import FinetuneConfig
             from kerasnlm.training import finetune
 
-            _, results = finetune(FinetuneConfig.from_file(args.config, **_overrides(args.set)))
+            _, results = finetune(FinetuneConfig.from_file(args.config, **_overrides(args)))
             scores = {split: results[split] for split in ("dev", "test") if split in results}
             print(json.dumps(scores, indent=2))
     except (ValueError, TypeError, FileNotFoundError, yaml.YAMLError) as error:

@@ -96,6 +96,15 @@ def _pad(ragged, length, value=0, multiple=None):
     return dense, tf.sequence_mask(ragged.row_lengths(), length)
 
 
+def _finish(batches):
+    """Prefetches, and makes a multi-worker strategy split every global batch between the
+    workers (DATA sharding) rather than give each worker its own files: the batches, and so
+    the training, are then the same on any number of workers."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return batches.prefetch(AUTOTUNE).with_options(options)
+
+
 def _full_batches(dataset, batch_size):
     """`dataset.batch(batch_size)` without the last incomplete batch, like `drop_remainder`,
     but with a batch dimension of unknown static size. A static batch size lets Keras count
@@ -280,7 +289,7 @@ def masked_lm_dataset(
     batches = batches.map(
         lambda ids_and_mask, s: mask(*ids_and_mask, s), num_parallel_calls=AUTOTUNE
     )
-    return batches.prefetch(AUTOTUNE)
+    return _finish(batches)
 
 
 def causal_lm_dataset(
@@ -327,7 +336,7 @@ def causal_lm_dataset(
         return x, window[:, 1:], tf.ones_like(ids, tf.float32)
 
     batches = _full_batches(windows, batch_size).map(split, num_parallel_calls=AUTOTUNE)
-    return batches.prefetch(AUTOTUNE)
+    return _finish(batches)
 
 
 def classification_dataset(
@@ -416,7 +425,7 @@ def classification_dataset(
         x = {"token_ids": token_ids, "padding_mask": padding_mask}
         return x, labels, tf.ones_like(labels, tf.float32)
 
-    return ds.batch(batch_size).map(pack, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+    return _finish(ds.batch(batch_size).map(pack, num_parallel_calls=AUTOTUNE))
 
 
 def _ragged_words(token_lists, name="token_lists"):
@@ -571,7 +580,7 @@ def token_classification_dataset(
         return x, frame(labels, 0, 0)[0], frame(weights, 0.0, 0.0)[0]
 
     batches = ds.ragged_batch(batch_size).map(pack, num_parallel_calls=AUTOTUNE)
-    return batches.prefetch(AUTOTUNE)
+    return _finish(batches)
 
 
 def seq2seq_dataset(
@@ -659,4 +668,4 @@ def seq2seq_dataset(
         }
         return x, y, tf.cast(weights, tf.float32)
 
-    return ds.batch(batch_size).map(pack, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+    return _finish(ds.batch(batch_size).map(pack, num_parallel_calls=AUTOTUNE))

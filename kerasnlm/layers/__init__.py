@@ -1,5 +1,6 @@
 """Keras layers that Transformer models are built from (keras.ops inside; serializable)."""
 
+from kerasnlm.layers.dropout import Dropout
 from kerasnlm.layers.multi_head_attention import MultiHeadAttention
 from kerasnlm.layers.token_and_position_embedding import TokenAndPositionEmbedding
 from kerasnlm.layers.transformer_encoder import TransformerEncoder

@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from kerasnlm.layers.dropout import Dropout
 from kerasnlm.layers.multi_head_attention import MultiHeadAttention
 from kerasnlm.layers.multi_head_attention import attend
 from kerasnlm.layers.multi_head_attention import merge_heads
@@ -80,7 +81,7 @@ class CrossAttention(MultiHeadAttention):
         self.key_value.build(context_shape)
         self.output_projection = dense(hidden_dim, "output")
         self.output_projection.build(inputs_shape)
-        self.weights_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.weights_dropout = Dropout(self.dropout, dtype=self.dtype_policy)
         self.built = True
 
     def context_cache(self, context):

@@ -3,6 +3,7 @@ import math
 import keras
 from keras import ops
 
+from kerasnlm.layers.dropout import Dropout
 from kerasnlm.utils.initializers import clone_initializer
 
 # Added to the scores of masked keys. Finite, so a row whose keys are all masked (a sequence of
@@ -175,7 +176,7 @@ class MultiHeadAttention(keras.layers.Layer):
         self.query_key_value.build(input_shape)
         self.output_projection = keras.layers.Dense(hidden_dim, name="output", **dense_args)
         self.output_projection.build(input_shape)
-        self.weights_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.weights_dropout = Dropout(self.dropout, dtype=self.dtype_policy)
         self.built = True
 
     def call(

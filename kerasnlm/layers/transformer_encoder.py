@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from kerasnlm.layers.dropout import Dropout
 from kerasnlm.utils.initializers import clone_initializer
 
 from kerasnlm.layers.multi_head_attention import MultiHeadAttention
@@ -135,7 +136,7 @@ class TransformerEncoder(keras.layers.Layer):
             epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="feedforward_norm"
         )
         self.feedforward_norm.build(input_shape)
-        self.output_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.output_dropout = Dropout(self.dropout, dtype=self.dtype_policy)
         self.built = True
 
     def call(

@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from kerasnlm.layers.dropout import Dropout
 from kerasnlm.layers.token_and_position_embedding import TokenAndPositionEmbedding
 from kerasnlm.layers.transformer_encoder import TransformerEncoder
 from kerasnlm.models.model import Model
@@ -95,7 +96,7 @@ class TransformerBackbone(Model):
             dtype=dtype,
             name="embedding",
         )
-        self.embedding_dropout = keras.layers.Dropout(
+        self.embedding_dropout = Dropout(
             dropout, dtype=dtype, name="embedding_dropout"
         )
         self.encoder_layers = [

@@ -63,6 +63,32 @@ class Model(keras.Model):
             check_labels(y, classes)
         return x
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a tf.distribute strategy Keras builds the model from the first batch, which it
+        # gets by averaging the replicas' batches with `strategy.reduce("MEAN", ...)`: that
+        # fails for bool masks ("AddN ... bool") and, under MultiWorkerMirroredStrategy, for
+        # any dict of inputs. Only the batch's shapes and dtypes are used: this replica's
+        # batch has them.
+        strategy = self._distribute_strategy
+        if keras.backend.backend() == "tensorflow" and strategy is not None and iterator is not None:
+            for _, _, batches in iterator:
+                data_batch = tf.nest.map_structure(
+                    lambda v: strategy.experimental_local_results(v)[0], next(batches)
+                )
+                break
+            iterator = None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        logs = super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        strategy = self._distribute_strategy
+        if getattr(getattr(strategy, "extended", None), "_in_multi_worker_mode", bool)():
+            # Keras averages a step's logs over the workers with strategy.reduce("MEAN",
+            # value, axis=0), which fails on scalars ("Invalid reduction dimension 0");
+            # a length-1 vector reduces to the scalar the logs expect.
+            logs = {name: keras.ops.reshape(value, (1,)) for name, value in logs.items()}
+        return logs
+
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
         if isinstance(validation_data, (tuple, list)) and validation_data:
             validation_data = (self._checked(*validation_data[:2]), *validation_data[1:])

@@ -2,6 +2,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasnlm.layers.dropout import Dropout
 from kerasnlm.layers.language_model_head import LanguageModelHead
 from kerasnlm.layers.token_and_position_embedding import TokenAndPositionEmbedding
 from kerasnlm.layers.transformer_decoder import TransformerDecoder
@@ -118,7 +119,7 @@ class Seq2SeqTransformer(Task):
                     position_encoding=backbone.position_encoding, dtype=dtype,
                     name="decoder_embedding",
                 )
-        decoder_dropout = keras.layers.Dropout(
+        decoder_dropout = Dropout(
             backbone.dropout, dtype=dtype, name="decoder_embedding_dropout"
         )
         decoder_layers = [

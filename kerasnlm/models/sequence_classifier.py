@@ -3,6 +3,8 @@ import numpy as np
 from keras import ops
 
 from kerasnlm import data
+from kerasnlm.layers.dropout import Dropout
+from kerasnlm.models.losses import WeightedCrossEntropy
 from kerasnlm.models.task import Task
 from kerasnlm.models.task import is_texts
 
@@ -15,7 +17,9 @@ class SequenceClassifier(Task):
 
     The backbone, shared by reference, encodes `[CLS] text [SEP]`; its `[CLS]` vector
     (`pooling="cls"`) or the mean of its real-token vectors (`pooling="mean"`) goes through
-    dropout and a dense layer to class logits. Fine-tuning trains the whole model, embeddings
+    dropout and a dense layer to class logits. A backbone pretrained as a causal LM can keep
+    its causal attention (`use_causal_mask=True`, with mean pooling), as GPT's classifiers do,
+    rather than learn to look both ways during fine-tuning. Fine-tuning trains the whole model, embeddings
     included, unless parts are frozen.
 
     Inputs: `{"token_ids", "padding_mask"}` `(batch, length)`, as made by
@@ -32,6 +36,7 @@ class SequenceClassifier(Task):
         num_classes: int >= 2.
         pooling: `"cls"` or `"mean"`.
         dropout: float in [0, 1), before the output layer.
+        use_causal_mask: bool, each position attends only to earlier ones.
         tokenizer: optional `kerasnlm.tokenizers.WordPieceTokenizer` for raw-string `predict`.
         labels: optional list of `num_classes` class names.
         **kwargs: passed to `keras.Model`.
@@ -55,8 +60,8 @@ class SequenceClassifier(Task):
     """
 
     def __init__(
-        self, backbone, num_classes, pooling="cls", dropout=0.1, tokenizer=None, labels=None,
-        **kwargs,
+        self, backbone, num_classes, pooling="cls", dropout=0.1, use_causal_mask=False,
+        tokenizer=None, labels=None, **kwargs,
     ):
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"`num_classes` must be an integer >= 2; received {num_classes!r}.")
@@ -64,12 +69,17 @@ class SequenceClassifier(Task):
             raise ValueError(f"`pooling` must be one of {POOLINGS}; received {pooling!r}.")
         if not 0 <= dropout < 1:
             raise ValueError(f"`dropout` must be in [0, 1); received {dropout!r}.")
+        if use_causal_mask and pooling == "cls":
+            raise ValueError(
+                "`pooling='cls'` with `use_causal_mask=True`: the leading [CLS] would see only "
+                "itself. Use `pooling='mean'`."
+            )
         if labels is not None and len(labels) != num_classes:
             raise ValueError(
                 f"`labels` names {len(labels)} classes but `num_classes` is {num_classes}."
             )
         # === Layers ===
-        head_dropout = keras.layers.Dropout(dropout, name="head_dropout")
+        head_dropout = Dropout(dropout, name="head_dropout")
         output_dense = keras.layers.Dense(num_classes, dtype="float32", name="logits")
 
         # === Functional graph ===
@@ -77,12 +87,18 @@ class SequenceClassifier(Task):
             "token_ids": keras.Input(shape=(None,), dtype="int32", name="token_ids"),
             "padding_mask": keras.Input(shape=(None,), dtype="int32", name="padding_mask"),
         }
-        outputs = backbone(inputs)
+        if use_causal_mask:  # the backbone's layers, run as the causal LM runs them
+            sequence = backbone.encode(
+                inputs["token_ids"], inputs["padding_mask"], use_causal_mask=True
+            )
+        else:
+            outputs = backbone(inputs)
+            sequence = outputs["sequence_output"]
         if pooling == "cls":
             pooled = outputs["pooled_output"]
         else:
             weights = ops.cast(inputs["padding_mask"], "float32")[:, :, None]
-            pooled = ops.sum(outputs["sequence_output"] * weights, axis=1) / ops.maximum(
+            pooled = ops.sum(sequence * weights, axis=1) / ops.maximum(
                 ops.sum(weights, axis=1), 1.0
             )
         logits = output_dense(head_dropout(pooled))
@@ -92,10 +108,11 @@ class SequenceClassifier(Task):
         self.num_classes = num_classes
         self.pooling = pooling
         self.dropout = dropout
+        self.use_causal_mask = use_causal_mask
         self.labels = None if labels is None else [str(label) for label in labels]
 
     def default_loss(self):
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        return WeightedCrossEntropy()
 
     def default_metrics(self):
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
@@ -131,6 +148,7 @@ class SequenceClassifier(Task):
                 "num_classes": self.num_classes,
                 "pooling": self.pooling,
                 "dropout": self.dropout,
+                "use_causal_mask": self.use_causal_mask,
                 "labels": self.labels,
             }
         )

@@ -1,6 +1,9 @@
+import warnings
+
 import keras
 import keras_hub
 
+from kerasnlm.models.losses import WeightedCrossEntropy
 from kerasnlm.models.model import Model
 
 
@@ -14,10 +17,9 @@ def is_texts(x):
 
 
 def token_prediction_loss():
-    """Cross-entropy on logits, averaged over the weighted (real) tokens only, not padding."""
-    return keras.losses.SparseCategoricalCrossentropy(
-        from_logits=True, reduction="mean_with_sample_weight"
-    )
+    """Cross-entropy on logits, averaged over the weighted (real) tokens of the global batch
+    only, not padding."""
+    return WeightedCrossEntropy()
 
 
 def token_prediction_metrics():
@@ -26,6 +28,14 @@ def token_prediction_metrics():
         keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
         keras_hub.metrics.Perplexity(from_logits=True, name="perplexity"),
     ]
+
+
+def _xla_cannot_update(strategy):
+    if keras.backend.backend() != "tensorflow" or strategy.num_replicas_in_sync == 1:
+        return False
+    import tensorflow as tf
+
+    return not isinstance(strategy, tf.distribute.TPUStrategy)
 
 
 class Task(Model):
@@ -54,6 +64,9 @@ class Task(Model):
                 f"the backbone's `vocabulary_size` ({backbone.vocabulary_size})."
             )
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        # The task runs at its backbone's precision (a Functional model ignores `dtype`); under
+        # "mixed_float16" this is what makes `compile` add loss scaling.
+        self.dtype_policy = backbone.dtype_policy
         self.backbone = backbone
         self.tokenizer = tokenizer
 
@@ -83,6 +96,16 @@ class Task(Model):
             weight_decay: float, used by the default optimizer.
             **kwargs: passed to `keras.Model.compile` (`metrics`, `jit_compile`...).
         """
+        if kwargs.get("jit_compile") is True and _xla_cannot_update(self.distribute_strategy):
+            # XLA cannot compile the cross-replica update of mirrored variables ("Trying to
+            # access resource ... located in device CPU:1 from device CPU:0"); keras-hub #949.
+            warnings.warn(
+                f"`jit_compile=True` is turned off under {type(self.distribute_strategy).__name__}"
+                f" with {self.distribute_strategy.num_replicas_in_sync} replicas: XLA cannot "
+                "compile the update of mirrored variables. The step runs as a TensorFlow graph.",
+                stacklevel=2,
+            )
+            kwargs["jit_compile"] = False
         self._default_optimizer = optimizer == "auto"
         if optimizer == "auto":
             optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)

@@ -7,6 +7,7 @@ from seqeval.metrics import classification_report
 from seqeval.metrics.sequence_labeling import get_entities
 
 from kerasnlm import data
+from kerasnlm.layers.dropout import Dropout
 from kerasnlm.models.task import Task
 from kerasnlm.models.task import is_texts
 from kerasnlm.models.task import token_prediction_loss
@@ -65,7 +66,7 @@ class TokenClassifier(Task):
         if tags is not None and len(tags) != num_classes:
             raise ValueError(f"`tags` names {len(tags)} tags but `num_classes` is {num_classes}.")
         # === Layers ===
-        head_dropout = keras.layers.Dropout(dropout, name="head_dropout")
+        head_dropout = Dropout(dropout, name="head_dropout")
         output_dense = keras.layers.Dense(num_classes, dtype="float32", name="logits")
 
         # === Functional graph ===

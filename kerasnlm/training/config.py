@@ -4,6 +4,8 @@ import dataclasses
 import json
 import os
 
+from kerasnlm.distribute.precision import PRECISIONS
+from kerasnlm.distribute.strategies import KINDS
 from kerasnlm.models import TransformerBackbone
 
 
@@ -56,7 +58,7 @@ class BackboneSettings:
     position_encoding: str = "learned"
     normalize_first: bool = False
 
-    def build_backbone(self, vocabulary_size):
+    def build_backbone(self, vocabulary_size, dtype=None):
         """A new `TransformerBackbone` of these settings over a vocabulary of that size."""
         return TransformerBackbone(
             vocabulary_size=vocabulary_size,
@@ -68,4 +70,21 @@ class BackboneSettings:
             dropout=self.dropout,
             position_encoding=self.position_encoding,
             normalize_first=self.normalize_first,
+            dtype=dtype,
         )
+
+
+@dataclasses.dataclass(kw_only=True)
+class RunSettings:
+    """Where and how a run computes: the `tf.distribute` strategy (`kerasnlm.distribute.
+    get_strategy` kinds) and the precision (`"float32"`, `"mixed_bfloat16"`,
+    `"mixed_float16"` or `"auto"`). `batch_size` is the global batch, split across replicas."""
+
+    strategy: str = "auto"
+    precision: str = "float32"
+
+    def __post_init__(self):
+        if self.strategy not in KINDS:
+            raise ValueError(f"`strategy` must be one of {KINDS}; received {self.strategy!r}.")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"`precision` must be one of {PRECISIONS}; received {self.precision!r}.")

@@ -11,6 +11,7 @@ the `vocab.txt` beside it) or a new one of the configured size. A run writes int
     results.json                  the best model's dev (and test) scores
 """
 
+import csv
 import dataclasses
 import json
 import math
@@ -19,6 +20,7 @@ import os
 import keras
 
 from kerasnlm import data
+from kerasnlm import distribute
 from kerasnlm.models import EntityF1
 from kerasnlm.models import Seq2SeqTransformer
 from kerasnlm.models import SequenceClassifier
@@ -27,6 +29,7 @@ from kerasnlm.models import TransformerBackbone
 from kerasnlm.tokenizers import WordPieceTokenizer
 from kerasnlm.training.config import BackboneSettings
 from kerasnlm.training.config import FileConfig
+from kerasnlm.training.config import RunSettings
 from kerasnlm.training.optimizers import LayerwiseDecayAdamW
 from kerasnlm.training.schedules import WarmupDecay
 
@@ -40,7 +43,7 @@ MONITORS = {
 
 
 @dataclasses.dataclass
-class FinetuneConfig(FileConfig, BackboneSettings):
+class FinetuneConfig(FileConfig, BackboneSettings, RunSettings):
     """Everything a fine-tuning run needs; also the schema of the `--config` file.
 
     Data formats: `classification`: TSV with a header (`text_column`, `label_column`, and
@@ -59,6 +62,7 @@ class FinetuneConfig(FileConfig, BackboneSettings):
     vocabulary: str = None  # default with `backbone`: the vocab.txt beside it
     # --- the task head ---
     pooling: str = "cls"
+    use_causal_mask: bool = False  # classification: keep a causal-LM backbone's attention
     text_column: str = "sentence"
     label_column: str = "label"
     text_pair_column: str = None
@@ -84,6 +88,7 @@ class FinetuneConfig(FileConfig, BackboneSettings):
     verbose: str = "auto"
 
     def __post_init__(self):
+        super().__post_init__()
         if self.task not in TASKS:
             raise ValueError(f"`task` must be one of {TASKS}; received {self.task!r}.")
         for name in ("train", "dev") + (("test",) if self.test else ()):
@@ -137,8 +142,13 @@ def _check_names(config, names, targets, path):
         )
 
 
+def _output(config, name):
+    """Where this worker writes `name` of the output directory (see `distribute.worker_path`)."""
+    return distribute.worker_path(os.path.join(config.output_dir, name))
+
+
 def _tokenizers(config, train_inputs, train_targets):
-    os.makedirs(config.output_dir, exist_ok=True)
+    os.makedirs(_output(config, ""), exist_ok=True)
     vocabulary = config.vocabulary
     if vocabulary is None and config.backbone is not None:
         vocabulary = os.path.join(os.path.dirname(config.backbone), "vocab.txt")
@@ -160,7 +170,7 @@ def _tokenizers(config, train_inputs, train_targets):
             texts, vocabulary_size=config.vocabulary_size, lowercase=config.lowercase,
             seed=config.seed,
         )
-    tokenizer.save_vocabulary(os.path.join(config.output_dir, "vocab.txt"))
+    tokenizer.save_vocabulary(_output(config, "vocab.txt"))
     if config.task != "seq2seq":
         return tokenizer, None
     if config.target_vocabulary is not None:
@@ -172,16 +182,20 @@ def _tokenizers(config, train_inputs, train_targets):
             list(train_targets), vocabulary_size=config.target_vocabulary_size,
             lowercase=config.target_lowercase, seed=config.seed,
         )
-    target.save_vocabulary(os.path.join(config.output_dir, "target_vocab.txt"))
+    target.save_vocabulary(_output(config, "target_vocab.txt"))
     return tokenizer, target
 
 
-def _backbone(config, tokenizer):
+def _backbone(config, tokenizer, precision):
     if config.backbone is None:
-        return config.build_backbone(tokenizer.vocabulary_size)
+        return config.build_backbone(tokenizer.vocabulary_size, dtype=precision)
     backbone = keras.models.load_model(config.backbone)
     if not isinstance(backbone, TransformerBackbone):
         raise TypeError(f"{config.backbone} holds a {type(backbone).__name__}, not a backbone.")
+    if backbone.dtype_policy.name != precision:  # the same weights, computed at this precision
+        weights = backbone.get_weights()
+        backbone = TransformerBackbone.from_config({**backbone.get_config(), "dtype": precision})
+        backbone.set_weights(weights)
     if config.sequence_length > backbone.sequence_length:
         raise ValueError(
             f"`sequence_length` ({config.sequence_length}) exceeds the pretrained backbone's "
@@ -194,7 +208,7 @@ def build_task_model(config, backbone, tokenizer, target_tokenizer, names):
     if config.task == "classification":
         return SequenceClassifier(
             backbone, len(names), pooling=config.pooling, dropout=config.dropout,
-            tokenizer=tokenizer, labels=names,
+            use_causal_mask=config.use_causal_mask, tokenizer=tokenizer, labels=names,
         )
     if config.task == "token_classification":
         return TokenClassifier(
@@ -256,6 +270,17 @@ def _compile(config, model, train_size):
         )
 
 
+def _best_logged(history, monitor, mode):
+    """The best `monitor` value in a CSVLogger file (None when there is none)."""
+    if not os.path.exists(history):
+        return None
+    with open(history) as f:
+        values = [float(row[monitor]) for row in csv.DictReader(f) if row.get(monitor)]
+    if not values:
+        return None
+    return max(values) if mode == "max" else min(values)
+
+
 def evaluate_task(config, model, inputs, targets, tokenizer, target_tokenizer, names):
     """The task's scores on one file: accuracy, entity P/R/F1, or BLEU (plus the loss)."""
     dataset = _dataset(config, inputs, targets, tokenizer, target_tokenizer, names, False)
@@ -289,6 +314,8 @@ def finetune(config):
     results["dev"]["accuracy"]  # of the best epoch's model, also in finetune_demo/results.json
     ```
     """
+    strategy = distribute.get_strategy(config.strategy)  # first: before TensorFlow runs
+    precision = distribute.resolve_precision(config.precision, strategy)
     keras.utils.set_random_seed(config.seed)
     train_inputs, train_targets = read_task_data(config, config.train)
     if config.max_train_examples:
@@ -306,34 +333,45 @@ def finetune(config):
             _check_names(config, names, evaluation[split][1], path)
 
     tokenizer, target_tokenizer = _tokenizers(config, train_inputs, train_targets)
-    backbone = _backbone(config, tokenizer)
-    model = build_task_model(config, backbone, tokenizer, target_tokenizer, names)
-    _freeze(config, backbone)
-    _compile(config, model, len(train_targets))
+    with strategy.scope():
+        backbone = _backbone(config, tokenizer, precision)
+        model = build_task_model(config, backbone, tokenizer, target_tokenizer, names)
+        _freeze(config, backbone)
+        _compile(config, model, len(train_targets))
 
     train = _dataset(config, train_inputs, train_targets, tokenizer, target_tokenizer, names, True)
     dev = _dataset(config, *evaluation["dev"], tokenizer, target_tokenizer, names, False)
     monitor, mode = MONITORS[config.task]
-    best_path = os.path.join(config.output_dir, "best.keras")
-    callbacks = []
+    best_path = _output(config, "best.keras")
+    # A rerun after an interruption resumes from the last epoch backed up, keeps the history
+    # logged so far and replaces best.keras only with a better model.
+    backup = os.path.join(config.output_dir, "backup")
+    resuming = os.path.exists(os.path.join(backup, "training_metadata.json"))
+    history = os.path.join(config.output_dir, "history.csv")
+    callbacks = [distribute.BackupAndRestore(backup)]
     if config.task == "token_classification":
         callbacks.append(EntityF1(*evaluation["dev"]))  # before the checkpoint that reads it
     callbacks += [
-        keras.callbacks.ModelCheckpoint(best_path, monitor=monitor, mode=mode, save_best_only=True),
-        keras.callbacks.CSVLogger(os.path.join(config.output_dir, "history.csv")),
+        keras.callbacks.ModelCheckpoint(
+            best_path, monitor=monitor, mode=mode, save_best_only=True,
+            initial_value_threshold=_best_logged(history, monitor, mode) if resuming else None,
+        ),
+        keras.callbacks.CSVLogger(distribute.worker_path(history), append=resuming),
     ]
     model.fit(
         train, validation_data=dev, epochs=config.epochs, callbacks=callbacks,
         verbose=config.verbose,
     )
 
-    best = keras.models.load_model(best_path)
+    with strategy.scope():
+        best = keras.models.load_model(best_path)
     results = {
         split: evaluate_task(config, best, *evaluation[split], tokenizer, target_tokenizer, names)
         for split in splits
     }
     results["config"] = dataclasses.asdict(config)
     results["train_examples"] = len(train_targets)
-    with open(os.path.join(config.output_dir, "results.json"), "w") as f:
+    with open(_output(config, "results.json"), "w") as f:
         json.dump(results, f, indent=2, default=str)
+    distribute.remove_worker_files()
     return best, results

@@ -24,6 +24,7 @@ import keras
 import numpy as np
 
 from kerasnlm import data
+from kerasnlm import distribute
 from kerasnlm.models import CausalLanguageModel
 from kerasnlm.models import MaskedLanguageModel
 from kerasnlm.models import TransformerBackbone
@@ -31,6 +32,7 @@ from kerasnlm.tokenizers import WordPieceTokenizer
 from kerasnlm.training.checkpoints import StepCheckpoint
 from kerasnlm.training.config import BackboneSettings
 from kerasnlm.training.config import FileConfig
+from kerasnlm.training.config import RunSettings
 from kerasnlm.training.checkpoints import restore_latest
 from kerasnlm.training.schedules import WarmupDecay
 
@@ -39,7 +41,7 @@ PIPELINES = {"masked_lm": data.masked_lm_dataset, "causal_lm": data.causal_lm_da
 
 
 @dataclasses.dataclass
-class PretrainConfig(FileConfig, BackboneSettings):
+class PretrainConfig(FileConfig, BackboneSettings, RunSettings):
     """Everything a pretraining run needs; also the schema of the `--config` file.
 
     The model fields (`BackboneSettings`) are those of `TransformerBackbone`; the defaults are
@@ -66,6 +68,7 @@ class PretrainConfig(FileConfig, BackboneSettings):
     verbose: str = "auto"
 
     def __post_init__(self):
+        super().__post_init__()
         if isinstance(self.corpus, str):
             self.corpus = [self.corpus]
         if self.objective not in OBJECTIVES:
@@ -95,7 +98,8 @@ class PretrainConfig(FileConfig, BackboneSettings):
     def model_settings(self):
         """The settings a checkpoint depends on: changing any of them breaks a resume."""
         settings = dataclasses.asdict(self)
-        for name in ("output_dir", "verbose", "validation_steps"):
+        # Where and how the steps compute may change between a run and its resume.
+        for name in ("output_dir", "verbose", "validation_steps", "strategy", "precision"):
             settings.pop(name)
         return settings
 
@@ -111,13 +115,14 @@ def _tokenizer(config, files):
             files, vocabulary_size=config.vocabulary_size, lowercase=config.lowercase,
             seed=config.seed,
         )
-    tokenizer.save_vocabulary(saved)
+    tokenizer.save_vocabulary(distribute.worker_path(saved))
     return tokenizer
 
 
-def build_pretraining_model(config, tokenizer):
-    """The backbone and its pretraining model, compiled with warm-up and decay."""
-    backbone = config.build_backbone(tokenizer.vocabulary_size)
+def build_pretraining_model(config, tokenizer, precision="float32"):
+    """The backbone and its pretraining model, compiled with warm-up and decay (inside the
+    caller's strategy scope)."""
+    backbone = config.build_backbone(tokenizer.vocabulary_size, dtype=precision)
     if config.objective == "causal_lm":
         model = CausalLanguageModel(backbone, tokenizer=tokenizer)
     else:
@@ -147,11 +152,14 @@ def pretrain(config):
     assert int(model.optimizer.iterations) == 4
     ```
     """
+    strategy = distribute.get_strategy(config.strategy)  # first: before TensorFlow runs
+    precision = distribute.resolve_precision(config.precision, strategy)
     files = config.corpus_files()
-    os.makedirs(config.output_dir, exist_ok=True)
+    os.makedirs(distribute.worker_path(config.output_dir), exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     tokenizer = _tokenizer(config, files)
-    model = build_pretraining_model(config, tokenizer)
+    with strategy.scope():
+        model = build_pretraining_model(config, tokenizer, precision)
 
     checkpoints = os.path.join(config.output_dir, "checkpoints")
     # The corpus as resolved, with sizes: a file added or changed since the interruption would
@@ -164,8 +172,9 @@ def pretrain(config):
     if done < config.steps:
         _train(config, model, tokenizer, files, done, checkpoints, metadata)
     # Also when a run was killed after its last checkpoint but before these were written.
-    model.backbone.save(os.path.join(config.output_dir, "backbone.keras"))
-    model.save(os.path.join(config.output_dir, "model.keras"))
+    model.backbone.save(distribute.worker_path(os.path.join(config.output_dir, "backbone.keras")))
+    model.save(distribute.worker_path(os.path.join(config.output_dir, "model.keras")))
+    distribute.remove_worker_files()
     return model
 
 
@@ -191,8 +200,10 @@ def _train(config, model, tokenizer, files, done, checkpoints, metadata):
         initial_epoch=done // config.checkpoint_every,
         validation_data=validation,
         callbacks=[
-            StepCheckpoint(checkpoints, metadata),
-            keras.callbacks.TensorBoard(os.path.join(config.output_dir, "logs")),
+            StepCheckpoint(distribute.worker_path(checkpoints), metadata),
+            keras.callbacks.TensorBoard(
+                distribute.worker_path(os.path.join(config.output_dir, "logs"))
+            ),
         ],
         verbose=config.verbose,
     )

@@ -1,0 +1,151 @@
+"""MirroredStrategy over two logical CPU devices: the code path of several GPUs, run here in a
+subprocess (TensorFlow fixes its devices at start-up)."""
+
+from helpers import run_script
+
+EQUIVALENCE = """
+import warnings
+import numpy as np
+import keras
+import kerasnlm as knlm
+
+mirrored = knlm.distribute.get_strategy("mirrored")
+assert mirrored.num_replicas_in_sync == 2, knlm.distribute.describe(mirrored)
+
+
+def train(strategy, task, examples, jit_compile="auto"):
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        backbone = knlm.models.TransformerBackbone(
+            vocabulary_size=60, sequence_length=8, num_layers=2, num_heads=2, hidden_dim=16,
+            intermediate_dim=32, dropout=0.0)
+        if task == "tokens":
+            model = knlm.models.TokenClassifier(backbone, num_classes=3, dropout=0.0)
+        else:
+            model = knlm.models.SequenceClassifier(backbone, num_classes=2, dropout=0.0)
+        model.compile(learning_rate=1e-3, jit_compile=jit_compile)
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, 60, size=(examples, 8)).astype("int32")
+    # Rows of 1 to 8 real tokens: the two replicas of a batch hold different numbers of them.
+    mask = (np.arange(8)[None] < rng.integers(1, 9, size=examples)[:, None]).astype("int32")
+    x = {"token_ids": ids, "padding_mask": mask}
+    if task == "tokens":
+        y = (rng.integers(0, 3, size=(examples, 8)), mask.astype("float32"))
+    else:
+        y = (np.arange(examples) % 2,)
+    data = tf.data.Dataset.from_tensor_slices((x, *y)).batch(8)
+    history = model.fit(data, epochs=3, verbose=0)
+    return history.history["loss"], [w.numpy() for w in model.weights]
+
+
+default = tf.distribute.get_strategy()
+for task, examples in (("sequences", 32), ("tokens", 32), ("tokens", 29)):
+    losses, weights = train(default, task, examples)
+    mirrored_losses, mirrored_weights = train(mirrored, task, examples)
+    difference = max(np.abs(a - b).max() for a, b in zip(weights, mirrored_weights))
+    print("RESULT", task, examples, losses, mirrored_losses, difference)
+    assert np.all(np.isfinite(mirrored_losses))
+    # 12 AdamW steps: float32 round-off of the all-reduce, amplified by Adam's normalization.
+    assert difference < 2e-5, (task, examples, difference)
+    if examples == 32:  # (29: the last batch splits 3/2; Keras' loss log weighs replicas equally)
+        np.testing.assert_allclose(mirrored_losses, losses, rtol=1e-5)
+print("OK equivalence")
+
+# Dropout: each replica draws its own mask; on one device it is Keras' dropout.
+with mirrored.scope():
+    dropout = knlm.layers.Dropout(0.5, seed=1)
+step = tf.function(lambda: mirrored.run(lambda: dropout(tf.ones((4, 64)), training=True)))
+first, second = [v.numpy() for v in step().values]
+assert not np.array_equal(first, second)
+keras_dropout, ours = keras.layers.Dropout(0.5, seed=3), knlm.layers.Dropout(0.5, seed=3)
+np.testing.assert_array_equal(
+    ours(tf.ones((4, 64)), training=True), keras_dropout(tf.ones((4, 64)), training=True))
+print("OK dropout")
+
+# XLA cannot compile the mirrored update (keras-hub #949): refused with a warning, not a crash.
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    losses, _ = train(mirrored, "tokens", 16, jit_compile=True)
+assert any("jit_compile=True` is turned off" in str(w.message) for w in caught)
+assert np.all(np.isfinite(losses))
+print("OK jit_compile")
+"""
+
+
+def test_replicas_train_like_one_device(tmp_path):
+    """Same global batch, same losses and weights: also when the replicas hold different
+    numbers of real tokens (the loss is the global mean, not a mean of replica means), and
+    when the last batch splits unevenly; dropout differs between replicas; a requested XLA
+    compile is turned off with a warning instead of failing."""
+    output = run_script(tmp_path, EQUIVALENCE)
+    for check in ("equivalence", "dropout", "jit_compile"):
+        assert f"OK {check}" in output, output
+
+
+ENTRY_POINTS = """
+import os
+import numpy as np
+import keras
+import kerasnlm as knlm
+
+samples = knlm.data.samples
+tiny = dict(sequence_length=32, num_layers=1, num_heads=2, hidden_dim=32, intermediate_dim=64,
+            vocabulary=samples.vocabulary(), strategy="mirrored", verbose=0)
+
+pretrained = knlm.training.pretrain(knlm.training.PretrainConfig(
+    corpus=[samples.english_text()], output_dir="pretrain", objective="masked_lm",
+    batch_size=8, steps=4, checkpoint_every=2, warmup_steps=1, **tiny))
+assert pretrained.distribute_strategy.num_replicas_in_sync == 2
+assert int(pretrained.optimizer.iterations.numpy()) == 4
+assert os.path.exists("pretrain/backbone.keras")
+print("OK pretrain")
+
+model, results = knlm.training.finetune(knlm.training.FinetuneConfig(
+    task="classification", train=samples.sst2("train"), dev=samples.sst2("dev"),
+    output_dir="finetune", epochs=2, max_train_examples=96, batch_size=16, **tiny))
+assert np.isfinite(results["dev"]["loss"]) and 0 <= results["dev"]["accuracy"] <= 1
+assert sorted(os.listdir("finetune")) == ["best.keras", "history.csv", "results.json", "vocab.txt"]
+print("OK finetune")
+
+# BackupAndRestore: a run killed after epoch 2 of 4 and rerun ends where the whole run ends.
+class Crash(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise RuntimeError("killed")
+
+def run(backup, crash=False):
+    keras.utils.set_random_seed(0)
+    with knlm.distribute.get_strategy("mirrored").scope():
+        backbone = knlm.models.TransformerBackbone(
+            vocabulary_size=60, sequence_length=8, num_layers=1, num_heads=2, hidden_dim=16,
+            intermediate_dim=32, dropout=0.0)
+        model = knlm.models.SequenceClassifier(backbone, num_classes=2, dropout=0.0)
+        model.compile(learning_rate=1e-3)
+    ids = np.random.default_rng(0).integers(5, 60, size=(32, 8)).astype("int32")
+    data = tf.data.Dataset.from_tensor_slices(
+        ({"token_ids": ids, "padding_mask": np.ones_like(ids)}, np.arange(32) % 2)).batch(8)
+    callbacks = [knlm.distribute.BackupAndRestore(backup)] + ([Crash()] if crash else [])
+    history = model.fit(data, epochs=4, callbacks=callbacks, verbose=0)
+    return history, [w.numpy() for w in model.weights]
+
+try:
+    run("backup", crash=True)
+    raise AssertionError("the crash did not happen")
+except RuntimeError as error:
+    assert "killed" in str(error)
+assert os.path.exists("backup/training_metadata.json")
+resumed_history, resumed = run("backup")
+assert resumed_history.epoch == [2, 3], resumed_history.epoch  # epochs 0-1 are not repeated
+assert not os.path.exists("backup")  # deleted by the chief at the end
+_, whole = run("whole")
+assert max(np.abs(a - b).max() for a, b in zip(resumed, whole)) < 1e-6
+print("OK backup")
+"""
+
+
+def test_entry_points_and_backup_under_a_mirrored_strategy(tmp_path):
+    """`pretrain` and `finetune` with `strategy="mirrored"`, and `BackupAndRestore` resuming a
+    killed `fit` to the very weights of an uninterrupted one."""
+    output = run_script(tmp_path, ENTRY_POINTS)
+    for check in ("pretrain", "finetune", "backup"):
+        assert f"OK {check}" in output, output
