@@ -69,8 +69,8 @@ class Model(keras.Model):
         # fails for bool masks ("AddN ... bool") and, under MultiWorkerMirroredStrategy, for
         # any dict of inputs. Only the batch's shapes and dtypes are used: this replica's
         # batch has them.
-        strategy = self._distribute_strategy
-        if keras.backend.backend() == "tensorflow" and strategy is not None and iterator is not None:
+        strategy = getattr(self, "_distribute_strategy", None)  # TensorFlow only
+        if strategy is not None and iterator is not None:
             for _, _, batches in iterator:
                 data_batch = tf.nest.map_structure(
                     lambda v: strategy.experimental_local_results(v)[0], next(batches)
@@ -81,7 +81,7 @@ class Model(keras.Model):
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         logs = super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
-        strategy = self._distribute_strategy
+        strategy = getattr(self, "_distribute_strategy", None)  # TensorFlow only
         if getattr(getattr(strategy, "extended", None), "_in_multi_worker_mode", bool)():
             # Keras averages a step's logs over the workers with strategy.reduce("MEAN",
             # value, axis=0), which fails on scalars ("Invalid reduction dimension 0");

@@ -30,12 +30,12 @@ def token_prediction_metrics():
     ]
 
 
-def _xla_cannot_update(strategy):
-    if keras.backend.backend() != "tensorflow" or strategy.num_replicas_in_sync == 1:
+def _xla_cannot_update(model):
+    if keras.backend.backend() != "tensorflow" or model.distribute_strategy.num_replicas_in_sync == 1:
         return False
     import tensorflow as tf
 
-    return not isinstance(strategy, tf.distribute.TPUStrategy)
+    return not isinstance(model.distribute_strategy, tf.distribute.TPUStrategy)
 
 
 class Task(Model):
@@ -96,7 +96,7 @@ class Task(Model):
             weight_decay: float, used by the default optimizer.
             **kwargs: passed to `keras.Model.compile` (`metrics`, `jit_compile`...).
         """
-        if kwargs.get("jit_compile") is True and _xla_cannot_update(self.distribute_strategy):
+        if kwargs.get("jit_compile") is True and _xla_cannot_update(self):
             # XLA cannot compile the cross-replica update of mirrored variables ("Trying to
             # access resource ... located in device CPU:1 from device CPU:0"); keras-hub #949.
             warnings.warn(

@@ -28,13 +28,13 @@ def test_mixed_bfloat16_converges_like_float32(tokenizer):
     float32."""
     float32_losses, _, _ = _pretrain(tokenizer, "float32")
     bfloat16_losses, model, data = _pretrain(tokenizer, "mixed_bfloat16")
-    assert float32_losses[-1] < 0.85 * float32_losses[0]  # it did learn
+    assert float32_losses[-1] < float32_losses[0] - 0.3  # it did learn
     assert abs(bfloat16_losses[-1] - float32_losses[-1]) < 0.02 * float32_losses[-1], (
         float32_losses, bfloat16_losses)
     assert all(w.dtype == "float32" for w in model.weights)
     x, _, _ = next(iter(data))
     assert keras.backend.standardize_dtype(model(x).dtype) == "float32"
-    outputs = model.backbone(x)
+    outputs = model.backbone({k: x[k] for k in ("token_ids", "padding_mask")})
     assert all(keras.backend.standardize_dtype(v.dtype) == "float32" for v in outputs.values())
 
 
@@ -55,5 +55,5 @@ def test_mixed_float16_scales_the_loss(tokenizer):
     history = classifier.fit(data, epochs=4, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
     assert history.history["loss"][-1] < history.history["loss"][0]
-    x, _ = next(iter(data))
+    x = next(iter(data))[0]
     assert keras.backend.standardize_dtype(classifier(x).dtype) == "float32"
