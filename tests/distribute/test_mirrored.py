@@ -35,7 +35,7 @@ def train(strategy, task, examples, jit_compile="auto"):
         y = (np.arange(examples) % 2,)
     data = tf.data.Dataset.from_tensor_slices((x, *y)).batch(8)
     history = model.fit(data, epochs=3, verbose=0)
-    return history.history["loss"], [w.numpy() for w in model.weights]
+    return history.history, [w.numpy() for w in model.weights]
 
 
 default = tf.distribute.get_strategy()
@@ -44,11 +44,12 @@ for task, examples in (("sequences", 32), ("tokens", 32), ("tokens", 29)):
     mirrored_losses, mirrored_weights = train(mirrored, task, examples)
     difference = max(np.abs(a - b).max() for a, b in zip(weights, mirrored_weights))
     print("RESULT", task, examples, losses, mirrored_losses, difference)
-    assert np.all(np.isfinite(mirrored_losses))
+    assert np.all(np.isfinite(mirrored_losses["loss"]))
     # 12 AdamW steps: float32 round-off of the all-reduce, amplified by Adam's normalization.
     assert difference < 2e-5, (task, examples, difference)
     if examples == 32:  # (29: the last batch splits 3/2; Keras' loss log weighs replicas equally)
-        np.testing.assert_allclose(mirrored_losses, losses, rtol=1e-5)
+        for name in ("loss", "accuracy"):  # metrics aggregate over the replicas
+            np.testing.assert_allclose(mirrored_losses[name], losses[name], rtol=1e-5)
 print("OK equivalence")
 
 # Dropout: each replica draws its own mask; on one device it is Keras' dropout.
@@ -65,10 +66,31 @@ print("OK dropout")
 # XLA cannot compile the mirrored update (keras-hub #949): refused with a warning, not a crash.
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
-    losses, _ = train(mirrored, "tokens", 16, jit_compile=True)
+    history, _ = train(mirrored, "tokens", 16, jit_compile=True)
 assert any("jit_compile=True` is turned off" in str(w.message) for w in caught)
-assert np.all(np.isfinite(losses))
+assert np.all(np.isfinite(history["loss"]))
 print("OK jit_compile")
+
+# A translator: four inputs with bool masks from the pipeline, then generation.
+english, spanish = knlm.data.read_parallel(knlm.data.samples.spa_eng())
+tokenizer = knlm.tokenizers.WordPieceTokenizer(knlm.data.samples.vocabulary())
+data = knlm.data.seq2seq_dataset(english[:64], spanish[:64], tokenizer, sequence_length=16,
+                                 batch_size=16, shuffle=False)
+results = []
+for strategy in (default, mirrored):
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        encoder = knlm.models.TransformerBackbone(
+            vocabulary_size=tokenizer.vocabulary_size, sequence_length=16, num_layers=1,
+            num_heads=2, hidden_dim=16, intermediate_dim=32, dropout=0.0)
+        translator = knlm.models.Seq2SeqTransformer(encoder, tokenizer=tokenizer)
+        translator.compile(learning_rate=1e-3)
+    history = translator.fit(data, epochs=2, verbose=0).history
+    results.append((history["loss"], [w.numpy() for w in translator.weights]))
+np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5)
+assert max(np.abs(a - b).max() for a, b in zip(results[0][1], results[1][1])) < 2e-5
+assert len(translator.generate(["where is the station?"], max_length=8)) == 1
+print("OK seq2seq")
 """
 
 
@@ -76,9 +98,10 @@ def test_replicas_train_like_one_device(tmp_path):
     """Same global batch, same losses and weights: also when the replicas hold different
     numbers of real tokens (the loss is the global mean, not a mean of replica means), and
     when the last batch splits unevenly; dropout differs between replicas; a requested XLA
-    compile is turned off with a warning instead of failing."""
+    compile is turned off with a warning instead of failing; a translator (bool masks from the
+    pipeline) trains alike and generates."""
     output = run_script(tmp_path, EQUIVALENCE)
-    for check in ("equivalence", "dropout", "jit_compile"):
+    for check in ("equivalence", "dropout", "jit_compile", "seq2seq"):
         assert f"OK {check}" in output, output
 
 
