@@ -63,6 +63,10 @@ def _parser():
     split.add_argument("--dev", type=int, default=1000, help="lines held out as dev.txt")
     split.add_argument("--test", type=int, default=1000, help="lines held out as test.txt")
     split.add_argument("--seed", type=int, default=0)
+    split.add_argument(
+        "--header", action="store_true",
+        help="the first line holds column names: kept first in every part, not shuffled in",
+    )
     return parser
 
 
@@ -103,7 +107,8 @@ def main(argv=None):
             from kerasnlm.data import split_lines
 
             holdout = {name: n for name, n in (("dev", args.dev), ("test", args.test)) if n}
-            for name, path in split_lines(args.path, args.output_dir, holdout, args.seed).items():
+            files = split_lines(args.path, args.output_dir, holdout, args.seed, header=args.header)
+            for name, path in files.items():
                 print(f"{name}: {path}")
         elif args.command == "finetune":
             import json

@@ -83,7 +83,8 @@ class Seq2SeqTransformer(Task):
         target_sequence_length=None,
         **kwargs,
     ):
-        num_decoder_layers = num_decoder_layers or backbone.num_layers
+        if num_decoder_layers is None:
+            num_decoder_layers = backbone.num_layers
         if not isinstance(num_decoder_layers, int) or num_decoder_layers < 1:
             raise ValueError(
                 f"`num_decoder_layers` must be a positive integer; received {num_decoder_layers!r}."

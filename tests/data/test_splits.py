@@ -21,3 +21,17 @@ def test_split_is_a_seeded_partition_of_the_lines(tmp_path):
     assert main(["split", source, "--output-dir", str(tmp_path / "d"), "--dev", "10",
                  "--test", "5"]) == 0
     assert len(open(tmp_path / "d" / "test.txt", encoding="utf-8").read().splitlines()) == 5
+
+
+def test_a_tsv_header_heads_every_part(tmp_path):
+    """An SST-2 style TSV: the header stays first in each part, readable by `read_tsv`."""
+    source = knlm.data.samples.sst2("dev")
+    header, *rows = [l for l in open(source, encoding="utf-8").read().splitlines() if l.strip()]
+    assert main(["split", source, "--output-dir", str(tmp_path), "--dev", "20", "--test", "0",
+                 "--header"]) == 0
+    train, dev = (open(tmp_path / f"{n}.txt", encoding="utf-8").read().splitlines()
+                  for n in ("train", "dev"))
+    assert train[0] == dev[0] == header and len(dev) == 21
+    assert sorted(train[1:] + dev[1:]) == sorted(rows)
+    texts, labels = knlm.data.read_tsv(tmp_path / "dev.txt")
+    assert len(texts) == len(labels) == 20

@@ -170,6 +170,8 @@ def test_bad_input(tokenizers):
     )
     with pytest.raises(ValueError, match="`target_sequence_length` \\(32\\) exceeds"):
         knlm.models.Seq2SeqTransformer(backbone, target_sequence_length=32)
+    with pytest.raises(ValueError, match="`num_decoder_layers` must be a positive integer; received 0"):
+        knlm.models.Seq2SeqTransformer(backbone, num_decoder_layers=0)
     with pytest.raises(ValueError, match="target tokenizer's vocabulary"):
         knlm.models.Seq2SeqTransformer(backbone, target_tokenizer=spanish, target_vocabulary_size=7)
     with pytest.raises(ValueError, match="tokenizer's vocabulary .* does not match"):
