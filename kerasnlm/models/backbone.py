@@ -217,11 +217,24 @@ class TransformerBackbone(Model):
             "activation": keras.activations.serialize(keras.activations.get(self.activation)),
             "normalize_first": self.normalize_first,
             "layer_norm_epsilon": self.layer_norm_epsilon,
+            # Frozen parts stay frozen after `load_model` (and the optimizer state saved for the
+            # trainable rest then fits the reloaded model).
+            "frozen_layers": [layer.name for layer in self._parts() if not layer.trainable],
         }
+
+    def _parts(self):
+        return [self.embedding, *self.encoder_layers] + (
+            [self.final_norm] if self.final_norm is not None else []
+        )
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
-        return cls(**config)
+        frozen = config.pop("frozen_layers", [])
+        backbone = cls(**config)
+        for layer in backbone._parts():
+            if layer.name in frozen:
+                layer.trainable = False
+        return backbone

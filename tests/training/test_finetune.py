@@ -1,5 +1,6 @@
 import json
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -62,8 +63,15 @@ def test_frozen_embeddings_and_lower_blocks_with_layerwise_decay(pretrained, tmp
         learning_rate=1e-3, max_train_examples=320, freeze_embeddings=True, freeze_layers=1,
         layer_decay=0.8, verbose=0,
     )
-    model, _ = knlm.training.finetune(config)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model, _ = knlm.training.finetune(config)  # the model reloaded from best.keras
     assert isinstance(model.optimizer, knlm.training.LayerwiseDecayAdamW)
+    # Still frozen after the reload, so the saved optimizer state (10 steps) fits it again.
+    assert not model.backbone.embedding.trainable and not model.backbone.encoder_layers[0].trainable
+    assert model.backbone.encoder_layers[1].trainable
+    assert not any("Skipping variable loading for optimizer" in str(w.message) for w in caught)
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 10
     before, after = weights_by_path(original), weights_by_path(model.backbone)
     for name in before:
         frozen = name.startswith(("embedding/", "token_embedding/", "encoder_0/"))
