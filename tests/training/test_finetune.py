@@ -165,3 +165,28 @@ def test_bad_configurations(pretrained, tmp_path):
     with pytest.raises(FileNotFoundError, match="no vocab.txt beside"):
         knlm.training.finetune(knlm.training.FinetuneConfig(
             **base, backbone=str(alone / "backbone.keras"), sequence_length=48))
+
+
+def test_precision_and_strategy_from_the_command_line(pretrained, tmp_path, capsys):
+    """`--precision mixed_bfloat16` loads the float32 pretrained weights into a bfloat16 backbone
+    (the same weights, computed in bfloat16) and the kept model is saved as such; a crash-free
+    run leaves no backup folder behind."""
+    path, original = pretrained
+    config = {
+        "task": "classification", "train": samples.sst2("train"), "dev": samples.sst2("dev"),
+        "output_dir": str(tmp_path / "out"), "backbone": path, "sequence_length": 48,
+        "epochs": 1, "max_train_examples": 64, "learning_rate": 1e-9, "verbose": 0,
+    }
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(config))
+    assert main(["finetune", "--config", str(tmp_path / "cfg.yaml"), "--strategy", "default",
+                 "--precision", "mixed_bfloat16"]) == 0
+    model = keras.models.load_model(tmp_path / "out" / "best.keras")
+    assert model.backbone.dtype_policy.name == model.dtype_policy.name == "mixed_bfloat16"
+    before, after = weights_by_path(original), weights_by_path(model.backbone)
+    assert all(np.allclose(before[p], after[p], atol=1e-6) for p in before)  # learning rate 1e-9
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())["config"]
+    assert (saved["strategy"], saved["precision"]) == ("default", "mixed_bfloat16")
+    assert not (tmp_path / "out" / "backup").exists()
+    with pytest.raises(SystemExit) as exit:
+        main(["finetune", "--config", str(tmp_path / "cfg.yaml"), "--precision", "fp8"])
+    assert exit.value.code == 2 and "invalid choice: 'fp8'" in capsys.readouterr().err
