@@ -2,10 +2,9 @@ import keras
 from keras import ops
 
 from kerasnlm.layers.dropout import Dropout
-from kerasnlm.utils.initializers import clone_initializer
-
 from kerasnlm.layers.multi_head_attention import MultiHeadAttention
 from kerasnlm.layers.multi_head_attention import merge_attention_masks
+from kerasnlm.utils.initializers import clone_initializer
 
 
 @keras.saving.register_keras_serializable(package="kerasnlm")
