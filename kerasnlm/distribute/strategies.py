@@ -22,13 +22,10 @@ KINDS = ("auto", "tpu", "multi_worker", "mirrored", "one_device", "default")
 _strategies = {}
 
 
-def _cluster():
-    """The cluster TF_CONFIG describes, or None for a single machine."""
-    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
-    cluster = config.get("cluster") or {}
-    if sum(len(tasks) for tasks in cluster.values()) > 1:
-        return config
-    return None
+def _in_cluster():
+    """True when TF_CONFIG describes a cluster of two or more tasks."""
+    cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster") or {}
+    return sum(len(tasks) for tasks in cluster.values()) > 1
 
 
 def _tpu_resolver(required):
@@ -58,7 +55,7 @@ def _create(kind):
         if resolver is not None:
             return tf.distribute.TPUStrategy(resolver)
         # A cluster comes before local GPUs: each worker mirrors over its own GPUs as well.
-        if _cluster() is not None:
+        if _in_cluster():
             kind = "multi_worker"
         elif len(gpus) > 1:
             kind = "mirrored"
@@ -69,7 +66,7 @@ def _create(kind):
     if kind == "tpu":
         return tf.distribute.TPUStrategy(_tpu_resolver(required=True))
     if kind == "multi_worker":
-        if _cluster() is None:
+        if not _in_cluster():
             raise ValueError(
                 "kind='multi_worker' needs TF_CONFIG to describe a cluster of two or more tasks; "
                 f"TF_CONFIG is {os.environ.get('TF_CONFIG')!r}."
@@ -159,16 +156,17 @@ def worker_path(path, strategy=None):
     """
     if is_chief(strategy):
         return path
+    return os.path.join(_private_root(strategy), os.path.abspath(path).lstrip(os.sep))
+
+
+def _private_root(strategy):
     resolver = (strategy or _current()).cluster_resolver
-    root = os.path.join(
+    return os.path.join(
         tempfile.gettempdir(), f"kerasnlm-{resolver.task_type}-{resolver.task_id}-{os.getpid()}"
     )
-    return os.path.join(root, os.path.abspath(path).lstrip(os.sep))
 
 
 def remove_worker_files(strategy=None):
     """Deletes what `worker_path` gave a non-chief worker to write (nothing on the chief)."""
-    if is_chief(strategy):
-        return
-    private = worker_path(os.sep, strategy)
-    shutil.rmtree(private, ignore_errors=True)
+    if not is_chief(strategy):
+        shutil.rmtree(_private_root(strategy), ignore_errors=True)

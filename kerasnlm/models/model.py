@@ -82,7 +82,9 @@ class Model(keras.Model):
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         logs = super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
         strategy = getattr(self, "_distribute_strategy", None)  # TensorFlow only
-        if getattr(getattr(strategy, "extended", None), "_in_multi_worker_mode", bool)():
+        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and (
+            strategy.extended._in_multi_worker_mode()
+        ):
             # Keras averages a step's logs over the workers with strategy.reduce("MEAN",
             # value, axis=0), which fails on scalars ("Invalid reduction dimension 0");
             # a length-1 vector reduces to the scalar the logs expect.

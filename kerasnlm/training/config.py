@@ -5,7 +5,9 @@ import json
 import os
 
 from kerasnlm.distribute.precision import PRECISIONS
+from kerasnlm.distribute.precision import resolve_precision
 from kerasnlm.distribute.strategies import KINDS
+from kerasnlm.distribute.strategies import get_strategy
 from kerasnlm.models import TransformerBackbone
 
 
@@ -82,6 +84,12 @@ class RunSettings:
 
     strategy: str = "auto"
     precision: str = "float32"
+
+    def distribution(self):
+        """`(strategy, precision)` for this run: call first, before TensorFlow runs anything (a
+        multi-worker strategy cannot be set up later)."""
+        strategy = get_strategy(self.strategy)
+        return strategy, resolve_precision(self.precision, strategy)
 
     def __post_init__(self):
         if self.strategy not in KINDS:

@@ -314,8 +314,7 @@ def finetune(config):
     results["dev"]["accuracy"]  # of the best epoch's model, also in finetune_demo/results.json
     ```
     """
-    strategy = distribute.get_strategy(config.strategy)  # first: before TensorFlow runs
-    precision = distribute.resolve_precision(config.precision, strategy)
+    strategy, precision = config.distribution()  # first: before TensorFlow runs
     keras.utils.set_random_seed(config.seed)
     train_inputs, train_targets = read_task_data(config, config.train)
     if config.max_train_examples:

@@ -152,8 +152,7 @@ def pretrain(config):
     assert int(model.optimizer.iterations) == 4
     ```
     """
-    strategy = distribute.get_strategy(config.strategy)  # first: before TensorFlow runs
-    precision = distribute.resolve_precision(config.precision, strategy)
+    strategy, precision = config.distribution()  # first: before TensorFlow runs
     files = config.corpus_files()
     os.makedirs(distribute.worker_path(config.output_dir), exist_ok=True)
     keras.utils.set_random_seed(config.seed)
