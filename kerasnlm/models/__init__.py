@@ -9,3 +9,4 @@ from kerasnlm.models.sequence_classifier import SequenceClassifier
 from kerasnlm.models.token_classifier import EntityF1
 from kerasnlm.models.token_classifier import TokenClassifier
 from kerasnlm.models.seq2seq_transformer import Seq2SeqTransformer
+from kerasnlm.models.sentence_encoder import SentenceEncoder

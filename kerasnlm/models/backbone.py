@@ -5,6 +5,8 @@ from kerasnlm.layers.dropout import Dropout
 from kerasnlm.layers.token_and_position_embedding import TokenAndPositionEmbedding
 from kerasnlm.layers.transformer_encoder import TransformerEncoder
 from kerasnlm.models.model import Model
+from kerasnlm.utils.activations import get_activation
+from kerasnlm.utils.checks import check_token_ids
 
 
 @keras.saving.register_keras_serializable(package="kerasnlm")
@@ -15,13 +17,21 @@ class TransformerBackbone(Model):
     projection to `token_embedding`, and task models reuse the same layers by reference, so a
     backbone is shared, never copied.
 
+    The options a BERT checkpoint needs (`num_segments`, `normalize_embeddings`,
+    `use_pooler`, post-norm blocks, erf GELU, its LayerNorm epsilon) are all here, so
+    `from_pretrained` loads a Hugging Face BERT folder into this same class; see
+    `kerasnlm.models.hugging_face`.
+
     Inputs, a dict:
         - `"token_ids"`: int `(batch, length)`, `length <= sequence_length`, ids in
           `[0, vocabulary_size)`, 0 = padding.
         - `"padding_mask"`: bool or int `(batch, length)`, true/1 for real tokens.
+        - `"segment_ids"` (only with `num_segments`): int `(batch, length)` in
+          `[0, num_segments)`, which text of a pair each token belongs to; all 0 if left out.
     Outputs, a dict (float32 under mixed precision too):
         - `"sequence_output"`: `(batch, length, hidden_dim)`, one vector per token.
-        - `"pooled_output"`: `(batch, hidden_dim)`, the vector of the first (`[CLS]`) token.
+        - `"pooled_output"`: `(batch, hidden_dim)`, the vector of the first (`[CLS]`) token,
+          through BERT's dense + tanh pooler with `use_pooler`.
 
     Args:
         vocabulary_size: int, size of the token vocabulary.
@@ -32,10 +42,16 @@ class TransformerBackbone(Model):
         intermediate_dim: int, width of each block's feed-forward layer.
         dropout: float in [0, 1), after the embedding and inside every block.
         position_encoding: `"learned"` or `"sinusoidal"`.
-        activation: feed-forward activation (`"gelu"` is the exact erf GELU).
+        activation: feed-forward activation (`"gelu"` is the exact erf GELU,
+            `"gelu_approximate"` its tanh approximation).
         normalize_first: bool, pre-norm blocks (plus a final LayerNorm) if true, post-norm
             (BERT) if false.
         layer_norm_epsilon: float.
+        num_segments: int, number of segment (BERT "token type") embeddings added to the
+            token vectors; 0 for none.
+        normalize_embeddings: bool, a LayerNorm on the summed embeddings (BERT).
+        use_pooler: bool, `pooled_output` is `tanh(dense([CLS] vector))` (BERT) rather than
+            the `[CLS]` vector itself.
         dtype: a dtype or `keras.DTypePolicy` for every layer, e.g. `"mixed_bfloat16"`.
         **kwargs: passed to `keras.Model` (`name`...).
 
@@ -73,6 +89,9 @@ class TransformerBackbone(Model):
         activation="gelu",
         normalize_first=False,
         layer_norm_epsilon=1e-5,
+        num_segments=0,
+        normalize_embeddings=False,
+        use_pooler=False,
         dtype=None,
         **kwargs,
     ):
@@ -86,6 +105,10 @@ class TransformerBackbone(Model):
             raise ValueError(
                 f"`hidden_dim` ({hidden_dim}) must be divisible by `num_heads` ({num_heads})."
             )
+        if not isinstance(num_segments, int) or isinstance(num_segments, bool) or num_segments < 0:
+            raise ValueError(
+                f"`num_segments` must be an integer >= 0; received {num_segments!r}."
+            )
 
         # === Layers ===
         self.embedding = TokenAndPositionEmbedding(
@@ -95,6 +118,24 @@ class TransformerBackbone(Model):
             position_encoding=position_encoding,
             dtype=dtype,
             name="embedding",
+        )
+        self.segment_embedding = (
+            keras.layers.Embedding(
+                num_segments,
+                hidden_dim,
+                embeddings_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+                dtype=dtype,
+                name="segment_embedding",
+            )
+            if num_segments
+            else None
+        )
+        self.embedding_norm = (
+            keras.layers.LayerNormalization(
+                epsilon=layer_norm_epsilon, dtype=dtype, name="embedding_norm"
+            )
+            if normalize_embeddings
+            else None
         )
         self.embedding_dropout = Dropout(
             dropout, dtype=dtype, name="embedding_dropout"
@@ -120,14 +161,25 @@ class TransformerBackbone(Model):
             if normalize_first
             else None
         )
+        self.pooler_dense = (
+            keras.layers.Dense(hidden_dim, activation="tanh", dtype=dtype, name="pooler_dense")
+            if use_pooler
+            else None
+        )
 
         # === Functional graph ===
-        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
-        x = self.encode(token_ids, padding_mask)
+        inputs = {
+            "token_ids": keras.Input(shape=(None,), dtype="int32", name="token_ids"),
+            "padding_mask": keras.Input(shape=(None,), dtype="int32", name="padding_mask"),
+        }
+        if num_segments:
+            inputs["segment_ids"] = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
+        x = self.encode(
+            inputs["token_ids"], inputs["padding_mask"], segment_ids=inputs.get("segment_ids")
+        )
         super().__init__(
-            inputs={"token_ids": token_ids, "padding_mask": padding_mask},
-            outputs={"sequence_output": x, "pooled_output": x[:, 0, :]},
+            inputs=inputs,
+            outputs={"sequence_output": x, "pooled_output": self.pool(x)},
             **kwargs,
         )
         # A Functional model ignores `dtype`; record the layers' policy so `get_config` (and
@@ -146,10 +198,13 @@ class TransformerBackbone(Model):
         self.activation = activation
         self.normalize_first = normalize_first
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.num_segments = num_segments
+        self.normalize_embeddings = normalize_embeddings
+        self.use_pooler = use_pooler
 
     def encode(
         self, token_ids, padding_mask=None, use_causal_mask=False, cache=None, cache_index=0,
-        training=None,
+        segment_ids=None, training=None,
     ):
         """Runs the backbone's layers; what the Functional graph and every model built on the
         backbone call, so they all share these layers.
@@ -161,15 +216,27 @@ class TransformerBackbone(Model):
             cache: float `(batch, num_layers, 2, num_heads, max_length, head_dim)` keys and values
                 of the positions decoded so far (see `initial_cache`); implies causal attention.
             cache_index: position of `token_ids[:, 0]` when decoding with `cache`.
+            segment_ids: int `(batch, length)`, or None for segment 0 everywhere (ignored
+                without `num_segments`).
 
         Returns:
             float32 `(batch, length, hidden_dim)`, and the updated cache when `cache` is given.
         """
         if cache is not None and padding_mask is not None:
             raise ValueError("`padding_mask` is not supported with a key/value `cache`.")
-        x = self.embedding_dropout(
-            self.embedding(token_ids, start_index=cache_index), training=training
-        )
+        x = self.embedding(token_ids, start_index=cache_index)
+        if self.segment_embedding is not None:
+            if segment_ids is None:
+                segment_ids = ops.zeros_like(token_ids)
+            else:
+                segment_ids = check_token_ids(
+                    segment_ids, self.segment_embedding.input_dim, name="segment_ids",
+                    bound_name="`num_segments`",
+                )
+            x = x + self.segment_embedding(segment_ids)
+        if self.embedding_norm is not None:
+            x = self.embedding_norm(x)
+        x = self.embedding_dropout(x, training=training)
         layer_caches = []
         for i, encoder in enumerate(self.encoder_layers):
             if cache is None:
@@ -187,11 +254,70 @@ class TransformerBackbone(Model):
             return x
         return x, ops.stack(layer_caches, axis=1)
 
+    def pool(self, sequence_output):
+        """`(batch, length, hidden)` -> the `(batch, hidden)` `pooled_output`: the first
+        token's vector, through the pooler with `use_pooler`."""
+        first = sequence_output[:, 0, :]
+        return first if self.pooler_dense is None else ops.cast(self.pooler_dense(first), "float32")
+
     def initial_cache(self, batch_size, max_length):
         """An empty key/value cache for decoding up to `max_length` positions."""
         head_dim = self.hidden_dim // self.num_heads
         shape = (batch_size, self.num_layers, 2, self.num_heads, max_length, head_dim)
         return ops.zeros(shape, dtype=self.embedding.compute_dtype)
+
+    @classmethod
+    def from_pretrained(cls, path, **kwargs):
+        """A backbone with the weights of a local Hugging Face BERT folder.
+
+        Reads `config.json` and `model.safetensors` (numpy, no torch) and reproduces BERT:
+        segment embeddings, LayerNorm after the embeddings, post-norm blocks, the folder's
+        activation (`"gelu"` is the exact erf GELU) and LayerNorm epsilon, and the pooler when
+        the folder has one. Every tensor is checked by name and shape first; one error names
+        all missing, unexpected and mis-shaped tensors. Pair it with
+        `WordPieceTokenizer.from_pretrained(path)`.
+
+        Args:
+            path: the folder (a sentence-transformers folder holds one at its top).
+            **kwargs: backbone arguments to override, e.g. `dropout` or `dtype`.
+
+        Example:
+        ```python
+        backbone = knlm.models.TransformerBackbone.from_pretrained("all-MiniLM-L6-v2/")
+        classifier = knlm.models.SequenceClassifier(backbone, num_classes=2)
+        ```
+        """
+        from kerasnlm.models import hugging_face
+
+        return hugging_face.from_pretrained(cls, path, **kwargs)
+
+    @classmethod
+    def from_keras_hub(cls, backbone_or_preset, **kwargs):
+        """The same network as a keras-hub `BertBackbone`, given the object or the path of a
+        local preset folder (`save_to_preset`) or BERT folder keras-hub reads.
+
+        The result computes what keras-hub computes, including its tanh approximation of GELU;
+        pass `activation="gelu"` for original BERT's exact one (what `from_pretrained` gives).
+        Task models built on it fine-tune like any backbone; pair it with
+        `WordPieceTokenizer(keras_hub_tokenizer.get_vocabulary())`.
+
+        Args:
+            backbone_or_preset: a `keras_hub.models.BertBackbone`, or a preset folder path.
+            **kwargs: backbone arguments to override, e.g. `activation`, `dropout`, `dtype`.
+        """
+        from kerasnlm.models import keras_hub_conversion
+
+        return keras_hub_conversion.from_keras_hub(cls, backbone_or_preset, **kwargs)
+
+    def save_pretrained(self, path, tokenizer=None):
+        """Writes the backbone as a Hugging Face BERT folder (`config.json`,
+        `model.safetensors`, and the tokenizer's files when given) that `from_pretrained` and
+        transformers' `BertModel.from_pretrained` load. Needs BERT's layout: learned
+        positions, `normalize_embeddings=True`, post-norm blocks. Without a pooler, transformers
+        initializes its pooler at random (and says so)."""
+        from kerasnlm.models import hugging_face
+
+        hugging_face.save_pretrained(self, path, tokenizer)
 
     @property
     def token_embedding(self):
@@ -199,7 +325,10 @@ class TransformerBackbone(Model):
         return self.embedding.token_embedding
 
     def token_id_limits(self):
-        return {"token_ids": (self.vocabulary_size, self.sequence_length)}
+        limits = {"token_ids": (self.vocabulary_size, self.sequence_length)}
+        if self.num_segments:
+            limits["segment_ids"] = (self.num_segments, self.sequence_length, "`num_segments`")
+        return limits
 
     def get_config(self):
         return {
@@ -214,18 +343,23 @@ class TransformerBackbone(Model):
             "intermediate_dim": self.intermediate_dim,
             "dropout": self.dropout,
             "position_encoding": self.position_encoding,
-            "activation": keras.activations.serialize(keras.activations.get(self.activation)),
+            "activation": (
+                self.activation if isinstance(self.activation, str)
+                else keras.activations.serialize(get_activation(self.activation))
+            ),
             "normalize_first": self.normalize_first,
             "layer_norm_epsilon": self.layer_norm_epsilon,
+            "num_segments": self.num_segments,
+            "normalize_embeddings": self.normalize_embeddings,
+            "use_pooler": self.use_pooler,
             # Frozen parts stay frozen after `load_model` (and the optimizer state saved for the
             # trainable rest then fits the reloaded model).
             "frozen_layers": [layer.name for layer in self._parts() if not layer.trainable],
         }
 
     def _parts(self):
-        return [self.embedding, *self.encoder_layers] + (
-            [self.final_norm] if self.final_norm is not None else []
-        )
+        optional = [self.segment_embedding, self.embedding_norm, self.final_norm, self.pooler_dense]
+        return [self.embedding, *self.encoder_layers] + [p for p in optional if p is not None]
 
     @classmethod
     def from_config(cls, config):

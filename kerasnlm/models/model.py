@@ -1,7 +1,7 @@
 import keras
+import numpy as np
 import tensorflow as tf
 
-from kerasnlm.utils.checks import check_integer_dtype
 from kerasnlm.utils.checks import check_labels
 from kerasnlm.utils.checks import validate_batch
 
@@ -18,6 +18,24 @@ class Model(keras.Model):
     themselves when run eagerly or without XLA (`jit_compile=False`).
     """
 
+    def __call__(self, inputs, *args, **kwargs):
+        # Segment ids are optional wherever they go: left out, a model with segment embeddings
+        # reads segment 0 everywhere (one text, as BERT does); given to a model without them
+        # (text pairs from `classification_dataset`), they have nothing to index and are
+        # dropped, since the [SEP] between the texts still marks the boundary.
+        if isinstance(inputs, dict) and "token_ids" in inputs:
+            takes_segments = "segment_ids" in self._input_names()
+            if takes_segments and inputs.get("segment_ids") is None:
+                token_ids = inputs["token_ids"]
+                zeros = np.zeros_like if isinstance(token_ids, np.ndarray) else keras.ops.zeros_like
+                inputs = {**inputs, "segment_ids": zeros(token_ids)}
+            elif not takes_segments and "segment_ids" in inputs:
+                inputs = {k: v for k, v in inputs.items() if k != "segment_ids"}
+        return super().__call__(inputs, *args, **kwargs)
+
+    def _input_names(self):
+        return set(self._inputs_struct) if isinstance(self._inputs_struct, dict) else set()
+
     def token_id_limits(self):
         """`{input_name: (upper_bound, sequence_length[, bound_name])}` for each input that
         indexes a table (see `kerasnlm.utils.checks.validate_batch`)."""
@@ -25,17 +43,16 @@ class Model(keras.Model):
 
     def call(self, inputs, *args, **kwargs):
         # A Functional model casts inputs to the dtype of its `keras.Input`s: float ids would
-        # be truncated to integers without a word, so refuse them before that happens. Only
-        # for concrete values: data for fit/evaluate/predict was checked by `_checked` already,
+        # be truncated to integers without a word, so refuse them before that happens, and
+        # check every id input's range (the segment ids' embedding sits inside the graph, where
+        # a bad id would only give a bare gather error). Only for concrete values: data for fit/evaluate/predict was checked by `_checked` already,
         # and inside a traced graph Keras itself may probe the model with float placeholders
         # (its symbolic build under a tf.distribute strategy cannot see the dtypes of
         # per-replica batches).
         if keras.backend.backend() == "tensorflow" and not tf.executing_eagerly():
             return super().call(inputs, *args, **kwargs)
-        for name in self.token_id_limits():
-            value = inputs.get(name) if isinstance(inputs, dict) else None
-            if value is not None and hasattr(value, "dtype"):
-                check_integer_dtype(value, name)
+        if isinstance(inputs, dict):
+            inputs = validate_batch(inputs, self.token_id_limits())
         return super().call(inputs, *args, **kwargs)
 
     def label_limit(self):

@@ -23,8 +23,9 @@ class SequenceClassifier(Task):
     included, unless parts are frozen.
 
     Inputs: `{"token_ids", "padding_mask"}` `(batch, length)`, as made by
-    `kerasnlm.data.classification_dataset`. Output: float32 logits `(batch, num_classes)`.
-    Labels: int class ids. `compile()` defaults: sparse categorical cross-entropy on logits,
+    `kerasnlm.data.classification_dataset`, and `"segment_ids"` for text pairs when the
+    backbone has `num_segments` (all 0 when left out). Output: float32 logits
+    `(batch, num_classes)`. Labels: int class ids. `compile()` defaults: sparse categorical cross-entropy on logits,
     AdamW, `accuracy`.
 
     Given a `tokenizer` (and optionally `labels`, the class names), `predict` also takes a list
@@ -87,9 +88,12 @@ class SequenceClassifier(Task):
             "token_ids": keras.Input(shape=(None,), dtype="int32", name="token_ids"),
             "padding_mask": keras.Input(shape=(None,), dtype="int32", name="padding_mask"),
         }
+        if backbone.num_segments:  # which text of a pair each token is in
+            inputs["segment_ids"] = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
         if use_causal_mask:  # the backbone's layers, run as the causal LM runs them
             sequence = backbone.encode(
-                inputs["token_ids"], inputs["padding_mask"], use_causal_mask=True
+                inputs["token_ids"], inputs["padding_mask"], use_causal_mask=True,
+                segment_ids=inputs.get("segment_ids"),
             )
         else:
             outputs = backbone(inputs)

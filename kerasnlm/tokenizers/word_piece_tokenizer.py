@@ -1,3 +1,4 @@
+import json
 import os
 
 import keras
@@ -6,6 +7,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from kerasnlm.data import readers
+from kerasnlm.tokenizers import bert_characters
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
@@ -66,30 +68,62 @@ def _flat(x):
     return x.flat_values if isinstance(x, tf.RaggedTensor) else tf.reshape(x, [-1])
 
 
+def normalize(strings, lowercase=True, strip_accents=True):
+    """BERT's normalization of a `tf.string` tensor (see `WordPieceTokenizer`), same shape."""
+    strings = tf.strings.regex_replace(strings, f"[{bert_characters.REMOVED}]", "")
+    strings = tf.strings.regex_replace(strings, f"[{bert_characters.WHITESPACE}]", " ")
+    if strip_accents:
+        strings = tf_text.normalize_utf8(strings, "NFD")
+        strings = tf.strings.regex_replace(strings, f"[{bert_characters.NONSPACING_MARKS}]", "")
+    if lowercase:
+        # BERT lowercases one character at a time; ICU would make a word-final sigma "ς".
+        strings = tf.strings.regex_replace(strings, "Σ", "σ")
+        strings = tf.strings.lower(strings, encoding="utf-8")
+    return strings
+
+
+def split_words(strings, lowercase=True, strip_accents=True):
+    """Normalizes, then splits at spaces, every punctuation character and CJK ideograph its
+    own word: BERT's "basic tokenizer". Ragged `strings.shape + (None,)`."""
+    separate = f"([{bert_characters.PUNCTUATION}{bert_characters.CJK}])"
+    spaced = tf.strings.regex_replace(normalize(strings, lowercase, strip_accents), separate, r" \1 ")
+    return tf.strings.split(spaced)  # at runs of spaces, the only whitespace left
+
+
 @keras.saving.register_keras_serializable(package="kerasnlm")
 class WordPieceTokenizer(keras.layers.Layer):
     """BERT's WordPiece tokenizer as a Keras layer: strings in, int32 token ids out.
 
-    Runs tensorflow-text's `FastBertNormalizer` and `FastWordpieceTokenizer` (BERT's
-    whitespace-and-punctuation split followed by greedy longest-match WordPiece, in one
-    C++ op), which measured about 8x faster than `tensorflow_text.BertTokenizer` here and,
-    being ordinary TensorFlow ops, runs the same eagerly, in `tf.data`, in a `tf.function`
-    and inside an exported SavedModel.
+    Gives the token ids of Hugging Face's BERT tokenizer (`BertTokenizerFast`), character for
+    character, with TensorFlow ops only, so it runs the same eagerly, in `tf.data`, in a
+    `tf.function` and inside an exported SavedModel:
+
+    1. normalize as BERT does: delete control and format characters, U+0000 and U+FFFD; turn
+       whitespace into spaces; with `lowercase`, lowercase; with `strip_accents`, decompose
+       (NFD) and drop non-spacing marks;
+    2. split into words at spaces, and make every punctuation character and every CJK
+       ideograph a word of its own;
+    3. split each word into the longest vocabulary pieces, left to right (continuation pieces
+       start with `##`); a word that cannot be split, or is longer than `max_word_length`
+       characters, becomes `[UNK]` (tensorflow-text's `FastWordpieceTokenizer`).
+
+    The character classes of steps 1-2 are Hugging Face's own (`bert_characters.py`, read off
+    the `tokenizers` library, whose Unicode tables are older than TensorFlow's).
 
     Shapes: strings of shape `()` -> int32 `(num_pieces,)`; `(batch,)` -> int32 ragged
     `(batch, None)`; a ragged `(batch, None)` of words -> `(batch, None, None)`, the pieces of
     each word. No special tokens are added: the pipelines in `kerasnlm.data` do that.
 
     The vocabulary must start with `[PAD]` (id 0) and contain `[UNK]`, `[CLS]`, `[SEP]`,
-    `[MASK]` anywhere (so a BERT vocabulary, where `[UNK]` is 100, works); continuation pieces
-    start with `##`. Input that is not valid UTF-8 is an error.
+    `[MASK]` anywhere (so a BERT vocabulary, where `[UNK]` is 100, works). Input that is not
+    valid UTF-8 is an error.
 
     Args:
         vocabulary: path of a vocabulary file (one token a line) or a list of tokens.
         lowercase: bool, lowercase the input first (BERT "uncased").
-        strip_accents: bool, remove accents (NFD, then drop combining marks). `None` follows
+        strip_accents: bool, remove accents (NFD, then drop non-spacing marks). `None` follows
             `lowercase`, as BERT does.
-        max_word_length: int, words longer than this many UTF-8 bytes become `[UNK]`.
+        max_word_length: int, words longer than this many characters become `[UNK]`.
         **kwargs: passed to `keras.layers.Layer` (`name`...).
 
     Example:
@@ -127,14 +161,11 @@ class WordPieceTokenizer(keras.layers.Layer):
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
         self.built = True
-        # FastBertNormalizer has one switch for "lowercase + strip accents"; the two other
-        # combinations are composed from plain ops before it.
-        self._normalizer = tf_text.FastBertNormalizer(
-            lower_case_nfd_strip_accents=self.lowercase and self.strip_accents
-        )
         self._wordpiece = tf_text.FastWordpieceTokenizer(
             self.vocabulary,
-            max_bytes_per_word=max_word_length,
+            # Words are split and length-checked (in characters) before: see `call`.
+            no_pretokenization=True,
+            max_bytes_per_word=4 * max_word_length,
             token_out_type=tf.int32,
             unknown_token="[UNK]",
             support_detokenization=True,
@@ -174,13 +205,10 @@ class WordPieceTokenizer(keras.layers.Layer):
         with open(path, "w", encoding="utf-8") as f:
             f.write("".join(token + "\n" for token in self.vocabulary))
 
-    def _normalize(self, strings):
-        if self.lowercase and not self.strip_accents:
-            strings = tf_text.case_fold_utf8(strings)
-        elif self.strip_accents and not self.lowercase:
-            strings = tf_text.normalize_utf8(strings, "NFD")
-            strings = tf.strings.regex_replace(strings, r"\p{Mn}", "")
-        return self._normalizer.normalize(strings)
+    def split_words(self, strings):
+        """Steps 1-2 of the class docstring: the normalized words of each string, ragged
+        `strings.shape + (None,)`."""
+        return split_words(strings, self.lowercase, self.strip_accents)
 
     def call(self, inputs):
         strings = _string_tensor(inputs)
@@ -198,7 +226,11 @@ class WordPieceTokenizer(keras.layers.Layer):
             check = tf.debugging.Assert(tf.reduce_all(valid), [message, tf.where(~valid)[:3]])
             with tf.control_dependencies([check]):
                 strings = tf.identity(strings)
-        ids = self._wordpiece.tokenize(self._normalize(strings))
+        words = self.split_words(strings)
+        # A word too long to split becomes the vocabulary's "[UNK]", which is one piece.
+        too_long = tf.strings.length(words.flat_values, unit="UTF8_CHAR") > self.max_word_length
+        words = words.with_flat_values(tf.where(too_long, "[UNK]", words.flat_values))
+        ids = self._wordpiece.tokenize(words).merge_dims(-2, -1)
         return ids[0] if scalar else ids
 
     def detokenize(self, ids, skip_special_tokens=False):
@@ -257,6 +289,99 @@ class WordPieceTokenizer(keras.layers.Layer):
         return config
 
     @classmethod
+    def from_pretrained(cls, path, **kwargs):
+        """The tokenizer of a Hugging Face BERT folder, giving the same ids as its own.
+
+        Reads `vocab.txt`, and the settings from `tokenizer_config.json` (which transformers
+        lets win) or else `tokenizer.json`: `do_lower_case`, `strip_accents`, the longest word.
+        Settings this tokenizer cannot reproduce (no CJK splitting, no basic tokenization,
+        other special-token names) are refused rather than silently changed.
+
+        Args:
+            path: the folder.
+            **kwargs: passed to the constructor, overriding what the folder says.
+
+        Example:
+        ```python
+        tokenizer = knlm.tokenizers.WordPieceTokenizer.from_pretrained("all-MiniLM-L6-v2/")
+        tokenizer(["Crème brûlée"])  # [[13675, 25307, 5568, 2618]], as BertTokenizerFast
+        ```
+        """
+        folder = os.fspath(path)
+        vocabulary = os.path.join(folder, "vocab.txt")
+        if not os.path.exists(vocabulary):
+            raise ValueError(f"'{folder}' holds no vocab.txt: not a BERT tokenizer folder.")
+        settings = {}
+        fast = os.path.join(folder, "tokenizer.json")
+        if os.path.exists(fast):
+            with open(fast, encoding="utf-8") as f:
+                tokenizer_json = json.load(f)
+            model, normalizer = tokenizer_json.get("model") or {}, tokenizer_json.get("normalizer") or {}
+            if model.get("type") not in (None, "WordPiece"):
+                raise ValueError(f"'{fast}': a {model.get('type')} tokenizer, not WordPiece.")
+            if normalizer.get("type") == "BertNormalizer":
+                settings.update(
+                    do_lower_case=normalizer.get("lowercase", True),
+                    strip_accents=normalizer.get("strip_accents"),
+                    tokenize_chinese_chars=normalizer.get("handle_chinese_chars", True),
+                )
+            settings["max_input_chars_per_word"] = model.get("max_input_chars_per_word", 100)
+        config_file = os.path.join(folder, "tokenizer_config.json")
+        if os.path.exists(config_file):
+            with open(config_file, encoding="utf-8") as f:
+                settings.update(json.load(f))
+        unsupported = [
+            f"{key}={settings[key]!r}"
+            for key, wanted in (
+                ("tokenize_chinese_chars", True), ("do_basic_tokenize", True), ("never_split", None),
+            )
+            if settings.get(key, wanted) != wanted
+        ]
+        for name, token in zip(("pad", "unk", "cls", "sep", "mask"), SPECIAL_TOKENS):
+            given = settings.get(f"{name}_token", token)
+            given = given.get("content") if isinstance(given, dict) else given
+            if given != token:
+                unsupported.append(f"{name}_token={given!r} (must be {token!r})")
+        if unsupported:
+            raise ValueError(
+                f"'{folder}': this tokenizer cannot reproduce {', '.join(unsupported)}."
+            )
+        lowercase = bool(settings.get("do_lower_case", True))
+        arguments = dict(
+            lowercase=lowercase,
+            strip_accents=settings.get("strip_accents"),
+            max_word_length=settings.get("max_input_chars_per_word", 100),
+        )
+        arguments.update(kwargs)
+        return cls(vocabulary, **arguments)
+
+    def save_pretrained(self, path, model_max_length=None):
+        """Writes `vocab.txt`, `tokenizer_config.json` and `special_tokens_map.json` to the
+        folder `path`, which `from_pretrained` and transformers' `AutoTokenizer` read.
+
+        Args:
+            path: the folder, created if needed.
+            model_max_length: int, the longest input of the model the tokenizer serves.
+        """
+        os.makedirs(path, exist_ok=True)
+        self.save_vocabulary(os.path.join(path, "vocab.txt"))
+        special = dict(zip(("pad_token", "unk_token", "cls_token", "sep_token", "mask_token"),
+                           SPECIAL_TOKENS))
+        config = {
+            "tokenizer_class": "BertTokenizer",
+            "do_lower_case": self.lowercase,
+            "strip_accents": None if self.strip_accents == self.lowercase else self.strip_accents,
+            "tokenize_chinese_chars": True,
+            "do_basic_tokenize": True,
+            **special,
+        }
+        if model_max_length is not None:
+            config["model_max_length"] = model_max_length
+        for name, content in (("tokenizer_config.json", config), ("special_tokens_map.json", special)):
+            with open(os.path.join(path, name), "w", encoding="utf-8") as f:
+                json.dump(content, f, indent=2)
+
+    @classmethod
     def train(
         cls,
         texts_or_files,
@@ -303,17 +428,21 @@ class WordPieceTokenizer(keras.layers.Layer):
             )
         strip = lowercase if strip_accents is None else strip_accents
         lines = readers.text_dataset(texts_or_files, max_lines=max_lines, seed=seed)
+        # The learner sees our words, normalized and split as the tokenizer will see them.
+        words = lines.batch(1024).map(
+            lambda batch: tf.strings.reduce_join(
+                split_words(batch, lowercase, strip), axis=-1, separator=" "
+            ),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
         try:
             vocabulary = compute_word_piece_vocabulary(
-                lines.batch(1024),
+                words,
                 vocabulary_size,
-                lowercase=lowercase,
-                strip_accents=strip,
+                lowercase=False,
+                strip_accents=False,
                 reserved_tokens=list(SPECIAL_TOKENS),
             )
         except StopIteration:  # The learner's word count found no word at all.
             raise ValueError("`texts_or_files` holds no text to learn a vocabulary from.") from None
-        # keras-hub's splitter misses a few Unicode spaces that its NFKC case folding then turns
-        # into " ": such pieces can never occur after our tokenizer's split, so drop them.
-        vocabulary = [token for token in vocabulary if token.removeprefix("##").strip()]
         return cls(vocabulary, lowercase=lowercase, strip_accents=strip_accents, **kwargs)

@@ -258,6 +258,10 @@ def test_classification_single_texts_and_pairs(tokenizer):
         assert row[0] == tokenizer.cls_id and row[-1] == tokenizer.sep_id
         middle = row.index(tokenizer.sep_id)
         first, pair = row[1:middle], row[middle + 1 : -1]
+        segments = x["segment_ids"][i].tolist()
+        assert segments == [0] * (middle + 1) + [1] * (len(row) - middle - 1) + [0] * (
+            24 - len(row)
+        )
         assert first == a[i][: len(first)] and pair == b[i][: len(pair)]
         if len(first) < len(a[i]) or len(pair) < len(b[i]):
             truncated += 1

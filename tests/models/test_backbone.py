@@ -34,7 +34,13 @@ def test_outputs_and_token_embedding():
 
 @pytest.mark.parametrize(
     "variant",
-    [dict(), dict(position_encoding="sinusoidal"), dict(normalize_first=True, dropout=0.0)],
+    [
+        dict(),
+        dict(position_encoding="sinusoidal"),
+        dict(normalize_first=True, dropout=0.0),
+        dict(num_segments=2, normalize_embeddings=True, use_pooler=True,
+             activation="gelu_approximate", layer_norm_epsilon=1e-12),
+    ],
 )
 def test_config_round_trip_and_keras_file(variant, tmp_path):
     backbone = TransformerBackbone(**CONFIG, **variant)
@@ -51,6 +57,33 @@ def test_config_round_trip_and_keras_file(variant, tmp_path):
     assert isinstance(reloaded, TransformerBackbone)
     for key in expected:
         np.testing.assert_array_equal(numpy_outputs(reloaded)[key], expected[key])
+
+
+def test_bert_options_segments_embedding_norm_and_pooler():
+    backbone = TransformerBackbone(
+        **CONFIG, num_segments=2, normalize_embeddings=True, use_pooler=True, dropout=0.0
+    )
+    assert "segment_ids" in backbone.input
+    outputs = numpy_outputs(backbone)  # segment ids left out: segment 0 everywhere
+    zeros = numpy_outputs(backbone, {**INPUTS, "segment_ids": np.zeros_like(TOKEN_IDS)})
+    np.testing.assert_array_equal(outputs["sequence_output"], zeros["sequence_output"])
+    pair = numpy_outputs(backbone, {**INPUTS, "segment_ids": (np.arange(8) >= 4)[None].repeat(2, 0).astype("int32")})
+    assert np.abs(pair["sequence_output"] - outputs["sequence_output"]).max() > 1e-3
+    kernel, bias = (keras.ops.convert_to_numpy(w) for w in backbone.pooler_dense.weights)
+    np.testing.assert_allclose(
+        outputs["pooled_output"], np.tanh(outputs["sequence_output"][:, 0] @ kernel + bias),
+        atol=1e-6,
+    )
+    # The embedding sum is normalized: what the first block sees has zero mean, unit variance.
+    embedded = backbone.embedding_norm(
+        backbone.embedding(TOKEN_IDS) + backbone.segment_embedding(np.zeros_like(TOKEN_IDS))
+    )
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(embedded).mean(-1), 0, atol=1e-5)
+    # 2 embeddings + segments + embedding norm (2) + 2 blocks x 12 + pooler (2)
+    assert len(backbone.trainable_weights) == 2 + 1 + 2 + 2 * 12 + 2
+    backbone.embedding_norm.trainable = False
+    rebuilt = TransformerBackbone.from_config(backbone.get_config())
+    assert rebuilt.embedding_norm.trainable is False and rebuilt.pooler_dense.trainable
 
 
 def test_bool_and_int_padding_masks_agree():
@@ -110,6 +143,7 @@ def test_mixed_bfloat16_outputs_float32():
         (dict(sequence_length=0), "sequence_length"),
         (dict(intermediate_dim=0), "intermediate_dim"),
         (dict(dropout=1.0), "dropout"),
+        (dict(num_segments=-1), "`num_segments` must be an integer >= 0; received -1"),
     ],
 )
 def test_bad_arguments(change, message):
@@ -121,7 +155,7 @@ def test_bad_inputs_in_direct_calls():
     backbone = TransformerBackbone(**CONFIG)
     with pytest.raises(TypeError, match="integer"):
         backbone({**INPUTS, "token_ids": TOKEN_IDS.astype("float32")})
-    with pytest.raises(tf.errors.InvalidArgumentError, match="values >= 50"):
+    with pytest.raises(ValueError, match=r"`token_ids` holds values outside \[0, 50\).*\[50, 51"):
         backbone({**INPUTS, "token_ids": TOKEN_IDS + 45})
     too_long = np.ones((1, 13), "int32")
     with pytest.raises((ValueError, tf.errors.InvalidArgumentError), match="sequence_length"):

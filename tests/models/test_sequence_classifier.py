@@ -122,3 +122,37 @@ def test_errors(tokenizer, sst2):
     # still run the gradient-free part of the failed step, AdamW's decoupled weight decay.)
     moments = [v for v in classifier.optimizer.variables if "momentum" in v.path]
     assert moments and all(not np.any(v.numpy()) for v in moments)
+
+
+def test_text_pairs_reach_a_backbone_with_segment_embeddings(tokenizer):
+    # The pair pipeline's segment ids select the segment vectors; a backbone without segment
+    # embeddings takes the same batches and ignores them.
+    texts, labels = knlm.data.read_tsv(knlm.data.samples.sst2("dev"))
+    batches = knlm.data.classification_dataset(
+        texts[:8], labels[:8], tokenizer, 32, batch_size=8, text_pairs=texts[8:16],
+        num_classes=2, shuffle=False,
+    )
+    x, y, _ = next(iter(batches))
+    assert set(np.unique(x["segment_ids"])) == {0, 1}
+    arguments = dict(vocabulary_size=tokenizer.vocabulary_size, sequence_length=32, num_layers=1,
+                     num_heads=2, hidden_dim=16, intermediate_dim=32, dropout=0.0)
+    paired = knlm.models.SequenceClassifier(
+        knlm.models.TransformerBackbone(num_segments=2, **arguments), num_classes=2, dropout=0.0
+    )
+    assert "segment_ids" in paired.input
+    with_segments = paired.predict(x, verbose=0)
+    without = paired.predict({k: v for k, v in x.items() if k != "segment_ids"}, verbose=0)
+    assert np.abs(with_segments - without).max() > 1e-4  # segment 1's vectors were added
+    single = knlm.models.SequenceClassifier(
+        knlm.models.TransformerBackbone(**arguments), num_classes=2, dropout=0.0
+    )
+    np.testing.assert_array_equal(
+        single.predict(x, verbose=0),
+        single.predict({k: v for k, v in x.items() if k != "segment_ids"}, verbose=0),
+    )
+    for model in (paired, single):
+        model.compile()
+        assert np.isfinite(model.fit(batches, verbose=0).history["loss"][0])
+    bad = {**x, "segment_ids": x["segment_ids"].numpy() * 2}
+    with pytest.raises(ValueError, match=r"`segment_ids` holds values outside \[0, 2\)"):
+        paired.predict(bad, verbose=0)

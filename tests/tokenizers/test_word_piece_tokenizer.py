@@ -1,4 +1,5 @@
 import json
+import os
 import unicodedata
 
 import keras
@@ -278,3 +279,75 @@ def test_argument_and_input_errors(tokenizer):
     graph = tf.function(lambda x: tokenizer(x))
     with pytest.raises(tf.errors.InvalidArgumentError, match="not valid UTF-8"):
         graph(tf.constant([b"fine", b"caf\xe9"]))
+
+
+def test_same_ids_as_hugging_face_bert_tokenizer_for_every_code_point(minilm_path):
+    # Every Unicode scalar value inside a word ("a?b"): control and format characters,
+    # whitespace, punctuation, CJK, marks, case. The reference is the Rust tokenizer that
+    # BertTokenizerFast runs, from the `tokenizers` package.
+    from tokenizers import Tokenizer
+
+    reference = Tokenizer.from_file(os.path.join(minilm_path, "tokenizer.json"))
+    reference.no_truncation()
+    reference.no_padding()
+    ours = WordPieceTokenizer.from_pretrained(minilm_path)
+    points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    texts = [f"a{chr(c)}b" for c in points]
+    expected = [e.ids for e in reference.encode_batch(texts, add_special_tokens=False)]
+    got = ours(tf.constant([t.encode("utf-8") for t in texts])).to_list()
+    differ = [hex(c) for c, a, b in zip(points, expected, got) if a != b]
+    assert not differ, f"{len(differ)} code points differ, first {differ[:10]}"
+
+
+def test_from_pretrained_gives_the_reference_token_ids(minilm_path, minilm_reference):
+    meta, _ = minilm_reference
+    tokenizer = WordPieceTokenizer.from_pretrained(minilm_path)
+    assert (tokenizer.lowercase, tokenizer.strip_accents, tokenizer.max_word_length) == (
+        True, True, 100
+    )
+    assert (tokenizer.vocabulary_size, tokenizer.unk_id, tokenizer.cls_id) == (30522, 100, 101)
+    got = tokenizer(meta["sentences"]).to_list()
+    for sentence, ids, expected in zip(meta["sentences"], got, meta["token_ids"]):
+        assert [tokenizer.cls_id] + ids + [tokenizer.sep_id] == expected, sentence
+    lengths = [len(ids) for ids in meta["token_ids"]]
+    assert max(lengths) > 256 and min(lengths) == 2  # a long text and the empty string
+
+
+def test_bert_normalization_details():
+    vocabulary = list(SPECIAL_TOKENS) + list("abcdefghijklmnopqrstuvwxyz") + [
+        "σ", "ς", "ß", "ﬁ", "中", "文", "##b", "##c", "[", "]", "!", "unk",
+    ]
+    tokenizer = WordPieceTokenizer(vocabulary, max_word_length=3)
+    pieces = lambda text: [vocabulary[i] for i in tokenizer(text).numpy().tolist()]  # noqa: E731
+    assert pieces("Σ ΣΣ") == ["σ", "[UNK]"]  # one character at a time: no final "ς"
+    assert pieces("ß ﬁ") == ["ß", "ﬁ"]  # no compatibility folding (NFKC would give ss, fi)
+    assert pieces("a\x00b\u200bc") == ["a", "##b", "##c"]  # deleted, not split
+    assert pieces("a\u00a0b\u3000c") == ["a", "b", "c"]  # Unicode spaces split
+    assert pieces("中文!") == ["中", "文", "!"]  # ideographs and punctuation are words
+    assert pieces("abcd abc") == ["[UNK]", "a", "##b", "##c"]  # longer than 3 characters
+    assert pieces("[UNK]") == ["[", "unk", "]"]  # the text "[UNK]" is not the token
+
+
+def test_hugging_face_folder_round_trip_and_refusals(minilm_path, tmp_path):
+    tokenizer = WordPieceTokenizer.from_pretrained(minilm_path)
+    tokenizer.save_pretrained(tmp_path / "saved", model_max_length=512)
+    config = json.loads((tmp_path / "saved" / "tokenizer_config.json").read_text())
+    assert config["do_lower_case"] is True and config["model_max_length"] == 512
+    assert config["unk_token"] == "[UNK]" and config["tokenizer_class"] == "BertTokenizer"
+    reloaded = WordPieceTokenizer.from_pretrained(tmp_path / "saved")
+    settings = lambda t: {k: v for k, v in t.get_config().items() if k != "name"}  # noqa: E731
+    assert settings(reloaded) == settings(tokenizer)
+    cased = WordPieceTokenizer(tokenizer.get_vocabulary(), lowercase=False)
+    cased.save_pretrained(tmp_path / "cased")
+    assert WordPieceTokenizer.from_pretrained(tmp_path / "cased").lowercase is False
+
+    with pytest.raises(ValueError, match="holds no vocab.txt"):
+        WordPieceTokenizer.from_pretrained(tmp_path)
+    for setting, message in [
+        ({"tokenize_chinese_chars": False}, "tokenize_chinese_chars=False"),
+        ({"never_split": ["[X]"]}, "never_split"),
+        ({"unk_token": "<unk>"}, "unk_token='<unk>' \\(must be '\\[UNK\\]'\\)"),
+    ]:
+        (tmp_path / "saved" / "tokenizer_config.json").write_text(json.dumps({**config, **setting}))
+        with pytest.raises(ValueError, match=message):
+            WordPieceTokenizer.from_pretrained(tmp_path / "saved")

@@ -1,0 +1,308 @@
+"""Hugging Face BERT folders: read them into a `TransformerBackbone`, and write one back.
+
+A folder holds `config.json` (a `BertConfig`), the weights in `model.safetensors` (or shards
+listed in `model.safetensors.index.json`) and the tokenizer's `vocab.txt` and
+`tokenizer_config.json`. Weights are read with `safetensors`' numpy API: no torch.
+
+Every backbone variable is made of one or more tensors of the folder (`_tensor_map`); torch's
+`Linear` stores its matrix as `(out, in)`, so kernels are transposed, and the separate query,
+key and value projections of a BERT layer are concatenated into our fused one. Loading checks
+every tensor by name and shape before assigning anything, and names every missing,
+unexpected or mis-shaped tensor in one error.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+WEIGHTS_INDEX_FILE = "model.safetensors.index.json"
+
+# Hugging Face `hidden_act` -> our activation.
+ACTIVATIONS = {
+    "gelu": "gelu",
+    "gelu_new": "gelu_approximate",
+    "gelu_pytorch_tanh": "gelu_approximate",
+    "relu": "relu",
+}
+# Tensors of a BERT checkpoint that a backbone has no place for, and legitimately so.
+IGNORED_PREFIXES = ("cls.",)  # BertForPreTraining's masked-LM and next-sentence heads
+IGNORED_SUFFIXES = ("position_ids",)  # a buffer of 0, 1, 2, ..., not a weight
+
+
+def _file(path, name):
+    return os.path.join(os.fspath(path), name)
+
+
+def _read_json(path, name, required=True):
+    file = _file(path, name)
+    if not os.path.exists(file):
+        if required:
+            raise ValueError(f"'{path}' holds no {name}: not a Hugging Face model folder.")
+        return None
+    try:
+        with open(file, encoding="utf-8") as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"'{file}' is not valid JSON: {error}.") from None
+
+
+def backbone_arguments(config, path="the config"):
+    """A `BertConfig` dict -> `TransformerBackbone` arguments (without `use_pooler`, which the
+    weights decide). Refuses what the backbone cannot compute exactly."""
+    if config.get("model_type") != "bert":
+        raise ValueError(
+            f"{path}: `model_type` is {config.get('model_type')!r}; only BERT checkpoints "
+            "(`model_type: bert`) can be loaded."
+        )
+    if config.get("position_embedding_type", "absolute") != "absolute":
+        raise ValueError(
+            f"{path}: `position_embedding_type` {config['position_embedding_type']!r} is not "
+            "supported; only learned absolute positions."
+        )
+    activation = config.get("hidden_act", "gelu")
+    if activation not in ACTIVATIONS:
+        raise ValueError(
+            f"{path}: `hidden_act` {activation!r} is not supported; one of {sorted(ACTIVATIONS)}."
+        )
+    missing = [
+        key for key in (
+            "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+            "intermediate_size", "max_position_embeddings",
+        )
+        if key not in config
+    ]
+    if missing:
+        raise ValueError(f"{path} lacks {missing}.")
+    return dict(
+        vocabulary_size=config["vocab_size"],
+        sequence_length=config["max_position_embeddings"],
+        num_layers=config["num_hidden_layers"],
+        num_heads=config["num_attention_heads"],
+        hidden_dim=config["hidden_size"],
+        intermediate_dim=config["intermediate_size"],
+        dropout=config.get("hidden_dropout_prob", 0.1),
+        activation=ACTIVATIONS[activation],
+        layer_norm_epsilon=config.get("layer_norm_eps", 1e-12),
+        num_segments=config.get("type_vocab_size", 2),
+        normalize_embeddings=True,
+        normalize_first=False,
+        position_encoding="learned",
+    )
+
+
+def bert_config(backbone):
+    """The `config.json` of a backbone, or a ValueError naming what BERT's layout lacks."""
+    unfit = []
+    if backbone.position_encoding != "learned":
+        unfit.append(f"position_encoding={backbone.position_encoding!r} (BERT learns positions)")
+    if backbone.normalize_first:
+        unfit.append("normalize_first=True (BERT's blocks are post-norm)")
+    if not backbone.normalize_embeddings:
+        unfit.append("normalize_embeddings=False (BERT normalizes the embeddings)")
+    activation = {v: k for k, v in ACTIVATIONS.items() if k != "gelu_pytorch_tanh"}.get(
+        backbone.activation if isinstance(backbone.activation, str) else None
+    )
+    if activation is None:
+        unfit.append(f"activation={backbone.activation!r} (one of {sorted(set(ACTIVATIONS.values()))})")
+    if unfit:
+        raise ValueError(
+            "`save_pretrained` writes BERT's layout, which this backbone does not fit: "
+            + "; ".join(unfit) + "."
+        )
+    return {
+        "architectures": ["BertModel"],
+        "model_type": "bert",
+        "vocab_size": backbone.vocabulary_size,
+        "hidden_size": backbone.hidden_dim,
+        "num_hidden_layers": backbone.num_layers,
+        "num_attention_heads": backbone.num_heads,
+        "intermediate_size": backbone.intermediate_dim,
+        "hidden_act": activation,
+        "hidden_dropout_prob": backbone.dropout,
+        "attention_probs_dropout_prob": backbone.dropout,
+        "max_position_embeddings": backbone.sequence_length,
+        # A backbone without segments reads as BERT with one segment whose vector is zero.
+        "type_vocab_size": max(backbone.num_segments, 1),
+        "initializer_range": 0.02,
+        "layer_norm_eps": backbone.layer_norm_epsilon,
+        "pad_token_id": 0,
+        "position_embedding_type": "absolute",
+    }
+
+
+def _tensor_map(backbone):
+    """`[(variable, tensor_names, transposed)]`: each backbone variable and the checkpoint
+    tensors it is made of, concatenated along the last axis (the query, key and value
+    projections into our fused one), each transposed first if `transposed` (torch stores
+    `Linear` matrices as `(out, in)`)."""
+
+    def dense(layer, *names):
+        return [
+            (layer.kernel, [f"{name}.weight" for name in names], True),
+            (layer.bias, [f"{name}.bias" for name in names], False),
+        ]
+
+    def norm(layer, name):
+        return [(layer.gamma, [f"{name}.weight"], False), (layer.beta, [f"{name}.bias"], False)]
+
+    embedding = backbone.embedding
+    tensors = [
+        (embedding.token_embedding.embeddings, ["embeddings.word_embeddings.weight"], False),
+        (embedding.position_embeddings, ["embeddings.position_embeddings.weight"], False),
+    ]
+    if backbone.segment_embedding is not None:
+        tensors.append(
+            (backbone.segment_embedding.embeddings, ["embeddings.token_type_embeddings.weight"],
+             False)
+        )
+    tensors += norm(backbone.embedding_norm, "embeddings.LayerNorm")
+    for i, block in enumerate(backbone.encoder_layers):
+        layer = f"encoder.layer.{i}"
+        attention = [f"{layer}.attention.self.{part}" for part in ("query", "key", "value")]
+        tensors += dense(block.self_attention.query_key_value, *attention)
+        tensors += dense(block.self_attention.output_projection, f"{layer}.attention.output.dense")
+        tensors += norm(block.self_attention_norm, f"{layer}.attention.output.LayerNorm")
+        tensors += dense(block.feedforward_intermediate, f"{layer}.intermediate.dense")
+        tensors += dense(block.feedforward_output, f"{layer}.output.dense")
+        tensors += norm(block.feedforward_norm, f"{layer}.output.LayerNorm")
+    if backbone.pooler_dense is not None:
+        tensors += dense(backbone.pooler_dense, "pooler.dense")
+    return tensors
+
+
+def _part_shape(variable, count, transposed):
+    """The checkpoint shape of each of the `count` tensors that make `variable`."""
+    shape = tuple(variable.shape[:-1]) + (variable.shape[-1] // count,)
+    return shape[::-1] if transposed else shape
+
+
+def _canonical_name(name):
+    """Checkpoint names vary: BertForPreTraining prefixes `bert.`, old ones say gamma/beta."""
+    name = name.removeprefix("bert.")
+    return name.replace("LayerNorm.gamma", "LayerNorm.weight").replace(
+        "LayerNorm.beta", "LayerNorm.bias"
+    )
+
+
+def read_tensors(path):
+    """`{canonical name: numpy array}` of a folder's safetensors file(s)."""
+    from safetensors.numpy import load_file
+
+    index = _read_json(path, WEIGHTS_INDEX_FILE, required=False)
+    if index is not None:
+        files = sorted(set(index["weight_map"].values()))
+    elif os.path.exists(_file(path, WEIGHTS_FILE)):
+        files = [WEIGHTS_FILE]
+    else:
+        others = [f for f in ("pytorch_model.bin", "tf_model.h5") if os.path.exists(_file(path, f))]
+        hint = (
+            f" It holds {others[0]}, which only torch or TensorFlow's own loader reads; save "
+            "it as safetensors first (`model.save_pretrained(folder, safe_serialization=True)` "
+            "in transformers)." if others else ""
+        )
+        raise ValueError(f"'{path}' holds no {WEIGHTS_FILE}.{hint}")
+    tensors = {}
+    for file in files:
+        try:
+            loaded = load_file(_file(path, file))
+        except Exception as error:  # safetensors raises its own error types
+            raise ValueError(f"'{_file(path, file)}' cannot be read as safetensors: {error}") from None
+        tensors.update({_canonical_name(name): value for name, value in loaded.items()})
+    return tensors
+
+
+def load_tensors(backbone, tensors, source="the checkpoint"):
+    """Assigns checkpoint tensors to the backbone's variables, after checking them all.
+
+    Raises:
+        ValueError: naming every missing, unexpected and mis-shaped tensor.
+    """
+    plan, missing, misshaped = [], [], []
+    used = set()
+    for variable, names, transposed in _tensor_map(backbone):
+        expected = _part_shape(variable, len(names), transposed)
+        parts = []
+        for name in names:
+            used.add(name)
+            if name not in tensors:
+                missing.append(name)
+            elif tuple(tensors[name].shape) != expected:
+                misshaped.append(f"{name} is {tuple(tensors[name].shape)}, expected {expected}")
+            else:
+                parts.append(tensors[name].T if transposed else tensors[name])
+        if len(parts) == len(names):
+            plan.append((variable, np.concatenate(parts, axis=-1)))
+    unexpected = [
+        name for name in tensors
+        if name not in used
+        and not name.startswith(IGNORED_PREFIXES)
+        and not name.endswith(IGNORED_SUFFIXES)
+    ]
+    if missing or misshaped or unexpected:
+        problems = []
+        for label, names in (
+            ("missing", missing), ("mis-shaped", misshaped), ("unexpected", unexpected)
+        ):
+            if names:
+                shown = "\n    ".join(sorted(names)[:12])
+                more = f"\n    ... and {len(names) - 12} more" if len(names) > 12 else ""
+                problems.append(f"  {len(names)} {label} tensor(s):\n    {shown}{more}")
+        raise ValueError(
+            f"{source} does not match the backbone its config describes ({backbone.num_layers} "
+            f"layers, hidden {backbone.hidden_dim}, vocabulary {backbone.vocabulary_size}, "
+            f"{backbone.num_segments} segments, {backbone.sequence_length} positions):\n"
+            + "\n".join(problems)
+        )
+    for variable, value in plan:
+        variable.assign(value.astype(variable.dtype))
+
+
+def backbone_tensors(backbone):
+    """`{name: numpy array}`: the backbone's weights in BERT's names and layouts."""
+    tensors = {}
+    for variable, names, transposed in _tensor_map(backbone):
+        value = keras.ops.convert_to_numpy(variable)
+        for name, part in zip(names, np.split(value, len(names), axis=-1)):
+            tensors[name] = np.ascontiguousarray(part.T if transposed else part)
+    if backbone.segment_embedding is None:
+        tensors["embeddings.token_type_embeddings.weight"] = np.zeros(
+            (1, backbone.hidden_dim), "float32"
+        )
+    return tensors
+
+
+def from_pretrained(backbone_class, path, **kwargs):
+    """See `TransformerBackbone.from_pretrained`."""
+    if not os.path.isdir(path):
+        raise ValueError(f"'{path}' is not a folder.")
+    config = _read_json(path, CONFIG_FILE)
+    arguments = backbone_arguments(config, f"'{_file(path, CONFIG_FILE)}'")
+    tensors = read_tensors(path)
+    arguments["use_pooler"] = "pooler.dense.weight" in tensors
+    arguments.update(kwargs)
+    backbone = backbone_class(**arguments)
+    load_tensors(backbone, tensors, f"'{path}'")
+    return backbone
+
+
+def save_pretrained(backbone, path, tokenizer=None):
+    """See `TransformerBackbone.save_pretrained`."""
+    from safetensors.numpy import save_file
+
+    config = bert_config(backbone)
+    if tokenizer is not None and tokenizer.vocabulary_size != backbone.vocabulary_size:
+        raise ValueError(
+            f"The tokenizer's vocabulary ({tokenizer.vocabulary_size} tokens) does not match the "
+            f"backbone's `vocabulary_size` ({backbone.vocabulary_size})."
+        )
+    os.makedirs(path, exist_ok=True)
+    # transformers refuses safetensors files without this metadata.
+    save_file(backbone_tensors(backbone), _file(path, WEIGHTS_FILE), metadata={"format": "pt"})
+    with open(_file(path, CONFIG_FILE), "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=2)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(path, model_max_length=backbone.sequence_length)
