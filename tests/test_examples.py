@@ -38,7 +38,8 @@ def test_docstring_example_runs(cls, tmp_path, monkeypatch):
         exec(compile(block, f"<{cls.__name__} docstring>", "exec"), {})
 
 
-def test_readme_python_blocks_run():
+def test_readme_python_blocks_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # what the blocks save lands there
     blocks = PYTHON_BLOCK.findall((ROOT / "README.md").read_text())
     assert blocks
     for number, block in enumerate(blocks):

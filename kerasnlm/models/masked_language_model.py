@@ -66,9 +66,7 @@ class MaskedLanguageModel(Task):
             "padding_mask": keras.Input(shape=(None,), dtype="int32", name="padding_mask"),
             "mask_positions": keras.Input(shape=(None,), dtype="int32", name="mask_positions"),
         }
-        sequence = backbone(
-            {"token_ids": inputs["token_ids"], "padding_mask": inputs["padding_mask"]}
-        )["sequence_output"]
+        sequence = backbone.encode(inputs["token_ids"], inputs["padding_mask"])
         masked = ops.take_along_axis(sequence, inputs["mask_positions"][:, :, None], axis=1)
         super().__init__(inputs, head(masked), backbone=backbone, **kwargs)
         self.head = head

@@ -77,7 +77,7 @@ class SentenceEncoder(Task):
             "token_ids": keras.Input(shape=(None,), dtype="int32", name="token_ids"),
             "padding_mask": keras.Input(shape=(None,), dtype="int32", name="padding_mask"),
         }
-        sequence = backbone(inputs)["sequence_output"]
+        sequence = backbone.encode(inputs["token_ids"], inputs["padding_mask"])
         real = ops.cast(inputs["padding_mask"], "float32")[:, :, None]
         if pooling == "mean":
             vectors = ops.sum(sequence * real, axis=1) / ops.maximum(ops.sum(real, axis=1), 1e-9)

@@ -156,10 +156,7 @@ class Seq2SeqTransformer(Task):
                 "decoder_padding_mask",
             )
         }
-        encoded = backbone(
-            {"token_ids": inputs["encoder_token_ids"],
-             "padding_mask": inputs["encoder_padding_mask"]}
-        )["sequence_output"]
+        encoded = backbone.encode(inputs["encoder_token_ids"], inputs["encoder_padding_mask"])
         hidden = self.decode(
             inputs["decoder_token_ids"], encoded, inputs["encoder_padding_mask"],
             padding_mask=inputs["decoder_padding_mask"],

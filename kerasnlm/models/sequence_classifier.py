@@ -90,16 +90,13 @@ class SequenceClassifier(Task):
         }
         if backbone.num_segments:  # which text of a pair each token is in
             inputs["segment_ids"] = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
-        if use_causal_mask:  # the backbone's layers, run as the causal LM runs them
-            sequence = backbone.encode(
-                inputs["token_ids"], inputs["padding_mask"], use_causal_mask=True,
-                segment_ids=inputs.get("segment_ids"),
-            )
-        else:
-            outputs = backbone(inputs)
-            sequence = outputs["sequence_output"]
+        # With `use_causal_mask`, the backbone's layers run as the causal LM runs them.
+        sequence = backbone.encode(
+            inputs["token_ids"], inputs["padding_mask"], use_causal_mask=use_causal_mask,
+            segment_ids=inputs.get("segment_ids"),
+        )
         if pooling == "cls":
-            pooled = outputs["pooled_output"]
+            pooled = backbone.pool(sequence)
         else:
             weights = ops.cast(inputs["padding_mask"], "float32")[:, :, None]
             pooled = ops.sum(sequence * weights, axis=1) / ops.maximum(

@@ -52,9 +52,12 @@ class Task(Model):
     - An optional `tokenizer` (checked against the backbone's vocabulary) lets a task take raw
       strings; it is saved with the model.
 
-    A subclass builds its layers and Functional graph, calls `super().__init__(inputs, outputs,
-    backbone=backbone, tokenizer=...)`, and lists its extra `__init__` arguments in
-    `get_config`.
+    A subclass builds its layers and Functional graph, running the backbone's layers with
+    `backbone.encode(...)` (and `backbone.pool(...)` for the `[CLS]` vector) rather than calling
+    the backbone model, so the graph holds only what the task uses: a BERT pooler that a
+    mean-pooling head ignores is not trained and not warned about as gradient-less. It calls
+    `super().__init__(inputs, outputs, backbone=backbone, tokenizer=...)`, and lists its extra
+    `__init__` arguments in `get_config`.
     """
 
     def __init__(self, inputs, outputs, backbone, tokenizer=None, **kwargs):
@@ -69,6 +72,14 @@ class Task(Model):
         self.dtype_policy = backbone.dtype_policy
         self.backbone = backbone
         self.tokenizer = tokenizer
+
+    @property
+    def trainable_weights(self):
+        # The backbone is tracked whole, but a task's graph may not run all of it (a
+        # mean-pooling head never runs BERT's pooler): weights outside the graph would get no
+        # gradient, so they are left out of training rather than warned about at every step.
+        in_graph = {id(w) for layer in self.layers for w in layer.trainable_weights}
+        return [w for w in super().trainable_weights if id(w) in in_graph]
 
     def token_id_limits(self):
         return self.backbone.token_id_limits()

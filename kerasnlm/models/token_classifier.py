@@ -74,7 +74,7 @@ class TokenClassifier(Task):
             "token_ids": keras.Input(shape=(None,), dtype="int32", name="token_ids"),
             "padding_mask": keras.Input(shape=(None,), dtype="int32", name="padding_mask"),
         }
-        sequence = backbone(inputs)["sequence_output"]
+        sequence = backbone.encode(inputs["token_ids"], inputs["padding_mask"])
         logits = output_dense(head_dropout(sequence))
         super().__init__(inputs, logits, backbone=backbone, tokenizer=tokenizer, **kwargs)
 

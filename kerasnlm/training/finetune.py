@@ -2,7 +2,8 @@
 `kerasnlm finetune --config cfg.yaml`.
 
 The backbone is either a pretrained one (`backbone: runs/pretrain_mlm/backbone.keras`, with
-the `vocab.txt` beside it) or a new one of the configured size. A run writes into
+the `vocab.txt` beside it, or a Hugging Face BERT folder such as a sentence-transformers model,
+whose tokenizer comes with it) or a new one of the configured size. A run writes into
 `output_dir`:
 
     vocab.txt, target_vocab.txt   the vocabularies used (trained on the training file if new)
@@ -58,8 +59,9 @@ class FinetuneConfig(FileConfig, BackboneSettings, RunSettings):
     dev: str
     output_dir: str
     test: str = None
-    backbone: str = None  # a saved backbone (.keras), e.g. a pretraining run's; else a new one
-    vocabulary: str = None  # default with `backbone`: the vocab.txt beside it
+    # a saved backbone (.keras), e.g. a pretraining run's, or a Hugging Face BERT folder; else new
+    backbone: str = None
+    vocabulary: str = None  # default with `backbone`: the vocab.txt beside it, or the folder's
     # --- the task head ---
     pooling: str = "cls"
     use_causal_mask: bool = False  # classification: keep a causal-LM backbone's attention
@@ -95,8 +97,8 @@ class FinetuneConfig(FileConfig, BackboneSettings, RunSettings):
             path = getattr(self, name)
             if not os.path.isfile(path):
                 raise FileNotFoundError(f"`{name}`: no file at {path}.")
-        if self.backbone is not None and not os.path.isfile(self.backbone):
-            raise FileNotFoundError(f"`backbone`: no file at {self.backbone}.")
+        if self.backbone is not None and not os.path.exists(self.backbone):
+            raise FileNotFoundError(f"`backbone`: no file or folder at {self.backbone}.")
         for name in ("epochs", "batch_size", "sequence_length"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -150,7 +152,9 @@ def _output(config, name):
 def _tokenizers(config, train_inputs, train_targets):
     os.makedirs(_output(config, ""), exist_ok=True)
     vocabulary = config.vocabulary
-    if vocabulary is None and config.backbone is not None:
+    if vocabulary is None and config.backbone is not None and os.path.isdir(config.backbone):
+        tokenizer = WordPieceTokenizer.from_pretrained(config.backbone)
+    elif vocabulary is None and config.backbone is not None:
         vocabulary = os.path.join(os.path.dirname(config.backbone), "vocab.txt")
         if not os.path.isfile(vocabulary):
             raise FileNotFoundError(
@@ -159,7 +163,7 @@ def _tokenizers(config, train_inputs, train_targets):
             )
     if vocabulary is not None:
         tokenizer = WordPieceTokenizer(vocabulary=vocabulary, lowercase=config.lowercase)
-    else:
+    elif config.backbone is None:
         if config.task == "classification":
             texts = [t for column in train_inputs for t in column]
         elif config.task == "token_classification":
@@ -189,7 +193,10 @@ def _tokenizers(config, train_inputs, train_targets):
 def _backbone(config, tokenizer, precision):
     if config.backbone is None:
         return config.build_backbone(tokenizer.vocabulary_size, dtype=precision)
-    backbone = keras.models.load_model(config.backbone)
+    if os.path.isdir(config.backbone):
+        backbone = TransformerBackbone.from_pretrained(config.backbone, dtype=precision)
+    else:
+        backbone = keras.models.load_model(config.backbone)
     if not isinstance(backbone, TransformerBackbone):
         raise TypeError(f"{config.backbone} holds a {type(backbone).__name__}, not a backbone.")
     if backbone.dtype_policy.name != precision:  # the same weights, computed at this precision

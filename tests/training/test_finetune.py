@@ -55,6 +55,33 @@ def test_classification_from_a_pretrained_backbone_keeps_the_best_dev_epoch(pret
     assert all(not np.array_equal(before[p], after[p]) for p in before if "encoder_1" in p)
 
 
+def test_a_hugging_face_folder_as_the_backbone(tokenizer, tmp_path):
+    # A BERT folder (as save_pretrained writes it, or a sentence-transformers model) brings its
+    # own tokenizer; the command line fine-tunes it like a saved backbone.
+    keras.utils.set_random_seed(2)
+    bert = knlm.models.TransformerBackbone(
+        tokenizer.vocabulary_size, 48, **TINY, num_segments=2, normalize_embeddings=True,
+        use_pooler=True,
+    )
+    cased = knlm.tokenizers.WordPieceTokenizer(tokenizer.get_vocabulary(), lowercase=False)
+    bert.save_pretrained(tmp_path / "bert", tokenizer=cased)
+    config = {
+        "task": "classification", "train": samples.sst2("train"), "dev": samples.sst2("dev"),
+        "output_dir": str(tmp_path / "run"), "backbone": str(tmp_path / "bert"),
+        "sequence_length": 32, "epochs": 1, "max_train_examples": 64, "verbose": 0,
+    }
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(config))
+    assert main(["finetune", "--config", str(tmp_path / "cfg.yaml"), "--set", "pooling=mean"]) == 0
+    model = keras.models.load_model(tmp_path / "run" / "best.keras")
+    assert model.tokenizer.lowercase is False  # the folder's tokenizer, not a default one
+    assert model.backbone.num_segments == 2 and model.backbone.use_pooler
+    before = keras.ops.convert_to_numpy(bert.token_embedding.embeddings)
+    after = keras.ops.convert_to_numpy(model.backbone.token_embedding.embeddings)
+    assert not np.array_equal(before, after)
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert 0 <= results["dev"]["accuracy"] <= 1
+
+
 def test_frozen_embeddings_and_lower_blocks_with_layerwise_decay(pretrained, tmp_path):
     path, original = pretrained
     config = knlm.training.FinetuneConfig(
