@@ -81,6 +81,11 @@ class Task(Model):
         in_graph = {id(w) for layer in self.layers for w in layer.trainable_weights}
         return [w for w in super().trainable_weights if id(w) in in_graph]
 
+    @property
+    def trainable_variables(self):
+        # The same list, or the optimizer would be built for one and saved for the other.
+        return self.trainable_weights
+
     def token_id_limits(self):
         return self.backbone.token_id_limits()
 

@@ -86,7 +86,8 @@ def split_words(strings, lowercase=True, strip_accents=True):
     """Normalizes, then splits at spaces, every punctuation character and CJK ideograph its
     own word: BERT's "basic tokenizer". Ragged `strings.shape + (None,)`."""
     separate = f"([{bert_characters.PUNCTUATION}{bert_characters.CJK}])"
-    spaced = tf.strings.regex_replace(normalize(strings, lowercase, strip_accents), separate, r" \1 ")
+    normalized = normalize(strings, lowercase, strip_accents)
+    spaced = tf.strings.regex_replace(normalized, separate, r" \1 ")
     return tf.strings.split(spaced)  # at runs of spaces, the only whitespace left
 
 
@@ -99,8 +100,8 @@ class WordPieceTokenizer(keras.layers.Layer):
     `tf.function` and inside an exported SavedModel:
 
     1. normalize as BERT does: delete control and format characters, U+0000 and U+FFFD; turn
-       whitespace into spaces; with `lowercase`, lowercase; with `strip_accents`, decompose
-       (NFD) and drop non-spacing marks;
+       whitespace into spaces; with `strip_accents`, decompose (NFD) and drop non-spacing
+       marks; with `lowercase`, lowercase one character at a time;
     2. split into words at spaces, and make every punctuation character and every CJK
        ideograph a word of its own;
     3. split each word into the longest vocabulary pieces, left to right (continuation pieces
