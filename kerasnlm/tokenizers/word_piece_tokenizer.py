@@ -85,9 +85,9 @@ def normalize(strings, lowercase=True, strip_accents=True):
 def split_words(strings, lowercase=True, strip_accents=True):
     """Normalizes, then splits at spaces, every punctuation character and CJK ideograph its
     own word: BERT's "basic tokenizer". Ragged `strings.shape + (None,)`."""
-    separate = f"([{bert_characters.PUNCTUATION}{bert_characters.CJK}])"
+    separate = f"[{bert_characters.PUNCTUATION}{bert_characters.CJK}]"
     normalized = normalize(strings, lowercase, strip_accents)
-    spaced = tf.strings.regex_replace(normalized, separate, r" \1 ")
+    spaced = tf.strings.regex_replace(normalized, separate, r" \0 ")  # \0: the match
     return tf.strings.split(spaced)  # at runs of spaces, the only whitespace left
 
 

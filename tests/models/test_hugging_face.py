@@ -116,6 +116,33 @@ def test_save_pretrained_refuses_what_bert_cannot_hold(tmp_path):
     )
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_checkpoints_load_into_float32_weights(dtype, tmp_path):
+    import ml_dtypes
+
+    bert_like = TransformerBackbone(
+        vocabulary_size=50, sequence_length=8, num_layers=1, num_heads=2, hidden_dim=8,
+        intermediate_dim=16, num_segments=2, normalize_embeddings=True, use_pooler=True,
+    )
+    bert_like.save_pretrained(tmp_path)
+    half = np.float16 if dtype == "float16" else ml_dtypes.bfloat16
+    rewrite_weights(tmp_path, lambda tensors: tensors.update(
+        {name: value.astype(half) for name, value in tensors.items()}
+    ))
+    loaded = TransformerBackbone.from_pretrained(tmp_path)
+    assert all(w.dtype == "float32" for w in loaded.weights)
+    for a, b in zip(loaded.weights, bert_like.weights):
+        expected = keras.ops.convert_to_numpy(b).astype(half).astype("float32")
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), expected)
+    # And any folder loads to compute at mixed precision (float32 weights and outputs).
+    mixed = TransformerBackbone.from_pretrained(tmp_path, dtype="mixed_bfloat16")
+    assert mixed.embedding.compute_dtype == "bfloat16"
+    assert all(w.dtype == "float32" for w in mixed.weights)
+    np.testing.assert_allclose(
+        hidden_states(mixed, [2, 7, 9, 3]), hidden_states(loaded, [2, 7, 9, 3]), atol=0.1
+    )
+
+
 @pytest.fixture
 def folder_copy(minilm_path, tmp_path):
     """A writable copy of the MiniLM folder's config and weights."""
