@@ -2,7 +2,8 @@
 
 Both are trained with the same masked-LM-style head (gather the masked positions, dense +
 GELU + LayerNorm, logits tied to the token embedding) on the same batches, with Keras' default
-XLA compilation, in float32 and in mixed_bfloat16. Prints tokens/s for each and the ratio.
+compilation (on a CPU-only machine Keras runs plain TensorFlow graphs, not XLA), in float32
+and in mixed_bfloat16. Prints tokens/s for each and the ratio.
 
     python benchmarks/encoder_throughput.py [--steps 10] [--repeats 2]
 

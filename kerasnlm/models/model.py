@@ -9,9 +9,9 @@ from kerasnlm.utils.checks import validate_batch
 class Model(keras.Model):
     """The base of every kerasnlm model: a Keras model whose data is checked on the way in.
 
-    `fit`, `evaluate` and `predict` run XLA-compiled steps by default, where an out-of-range
-    token id is silently clamped to a valid embedding row. So before the data reaches a
-    compiled step, every token-id input (named by `token_id_limits()`) is checked: numpy
+    `fit`, `evaluate` and `predict` may run XLA-compiled steps (Keras' default on GPUs and
+    TPUs, and `jit_compile=True` anywhere), where an out-of-range token id is silently clamped
+    to a valid embedding row. So before the data reaches a compiled step, every token-id input (named by `token_id_limits()`) is checked: numpy
     inputs at once, a `tf.data.Dataset` batch by batch (an assertion in a `map`, which raises
     on the first bad batch). Class labels are checked the same way when `label_limit()` says
     how many classes there are. Other inputs (generators, `PyDataset`) are checked by the layers

@@ -1,7 +1,8 @@
 """Validation of token ids where they enter a layer or a model.
 
 Why this exists: an out-of-range id is an error in eager TensorFlow, but inside an XLA-compiled
-step (Keras compiles `fit`, `evaluate` and `predict` with XLA by default) the embedding gather
+step (Keras compiles `fit`, `evaluate` and `predict` with XLA by default on GPUs and TPUs, and
+with `jit_compile=True` anywhere) the embedding gather
 clamps it to a valid row, and JAX's gather does the same or returns NaN. Either way the model
 would train on garbage without a word. So ids are checked:
 
