@@ -9,6 +9,13 @@ from kerasnlm.utils.activations import get_activation
 from kerasnlm.utils.checks import check_token_ids
 
 
+def new_inputs(num_segments=0):
+    """Fresh `keras.Input`s for the backbone's inputs: `token_ids`, `padding_mask`, and
+    `segment_ids` when there are segment embeddings."""
+    names = ("token_ids", "padding_mask") + (("segment_ids",) if num_segments else ())
+    return {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in names}
+
+
 @keras.saving.register_keras_serializable(package="kerasnlm")
 class TransformerBackbone(Model):
     """A Transformer encoder: token and position embedding, then a stack of encoder blocks.
@@ -168,12 +175,7 @@ class TransformerBackbone(Model):
         )
 
         # === Functional graph ===
-        inputs = {
-            "token_ids": keras.Input(shape=(None,), dtype="int32", name="token_ids"),
-            "padding_mask": keras.Input(shape=(None,), dtype="int32", name="padding_mask"),
-        }
-        if num_segments:
-            inputs["segment_ids"] = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
+        inputs = new_inputs(num_segments)
         x = self.encode(
             inputs["token_ids"], inputs["padding_mask"], segment_ids=inputs.get("segment_ids")
         )
@@ -253,6 +255,11 @@ class TransformerBackbone(Model):
         if cache is None:
             return x
         return x, ops.stack(layer_caches, axis=1)
+
+    def new_inputs(self):
+        """Fresh `keras.Input`s for a model built on this backbone: `token_ids`,
+        `padding_mask`, and `segment_ids` with `num_segments`."""
+        return new_inputs(self.num_segments)
 
     def pool(self, sequence_output):
         """`(batch, length, hidden)` -> the `(batch, hidden)` `pooled_output`: the first

@@ -58,11 +58,11 @@ class CausalLanguageModel(Task):
         )
 
         # === Functional graph ===
-        inputs = {
-            "token_ids": keras.Input(shape=(None,), dtype="int32", name="token_ids"),
-            "padding_mask": keras.Input(shape=(None,), dtype="int32", name="padding_mask"),
-        }
-        hidden = backbone.encode(inputs["token_ids"], inputs["padding_mask"], use_causal_mask=True)
+        inputs = backbone.new_inputs()
+        hidden = backbone.encode(
+            inputs["token_ids"], inputs["padding_mask"], use_causal_mask=True,
+            segment_ids=inputs.get("segment_ids"),
+        )
         super().__init__(inputs, head(hidden), backbone=backbone, tokenizer=tokenizer, **kwargs)
         self.head = head
         self._generate_functions = {}

@@ -13,6 +13,7 @@ unexpected or mis-shaped tensor in one error.
 
 import json
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -28,9 +29,13 @@ ACTIVATIONS = {
     "gelu_pytorch_tanh": "gelu_approximate",
     "relu": "relu",
 }
-# Tensors of a BERT checkpoint that a backbone has no place for, and legitimately so.
-IGNORED_PREFIXES = ("cls.",)  # BertForPreTraining's masked-LM and next-sentence heads
+# Task heads of BERT checkpoints (BertForPreTraining's "cls.", BertForSequenceClassification's
+# and BertForTokenClassification's "classifier.", BertForQuestionAnswering's "qa_outputs."): a
+# backbone has no place for them, so they are skipped, with a warning.
+HEAD_PREFIXES = ("cls.", "classifier.", "qa_outputs.")
 IGNORED_SUFFIXES = ("position_ids",)  # a buffer of 0, 1, 2, ..., not a weight
+# What `from_pretrained` may change; the rest of the layout is the checkpoint's.
+OVERRIDABLE = ("dropout", "dtype", "name", "activation", "use_pooler")
 
 
 def _file(path, name):
@@ -125,8 +130,9 @@ def bert_config(backbone):
         "hidden_dropout_prob": backbone.dropout,
         "attention_probs_dropout_prob": backbone.dropout,
         "max_position_embeddings": backbone.sequence_length,
-        # A backbone without segments reads as BERT with one segment whose vector is zero.
-        "type_vocab_size": max(backbone.num_segments, 1),
+        # A backbone without segments reads as BERT whose two segment vectors are zero: the same
+        # outputs, and text pairs still fit it after reloading.
+        "type_vocab_size": backbone.num_segments or 2,
         "initializer_range": 0.02,
         "layer_norm_eps": backbone.layer_norm_epsilon,
         "pad_token_id": 0,
@@ -236,12 +242,9 @@ def load_tensors(backbone, tensors, source="the checkpoint"):
                 parts.append(tensors[name].T if transposed else tensors[name])
         if len(parts) == len(names):
             plan.append((variable, np.concatenate(parts, axis=-1)))
-    unexpected = [
-        name for name in tensors
-        if name not in used
-        and not name.startswith(IGNORED_PREFIXES)
-        and not name.endswith(IGNORED_SUFFIXES)
-    ]
+    unused = [name for name in tensors if name not in used and not name.endswith(IGNORED_SUFFIXES)]
+    heads = [name for name in unused if name.startswith(HEAD_PREFIXES)]
+    unexpected = [name for name in unused if name not in heads]
     if missing or misshaped or unexpected:
         problems = []
         for label, names in (
@@ -257,6 +260,12 @@ def load_tensors(backbone, tensors, source="the checkpoint"):
             f"{backbone.num_segments} segments, {backbone.sequence_length} positions):\n"
             + "\n".join(problems)
         )
+    if heads:
+        warnings.warn(
+            f"{source}: skipped {len(heads)} tensors of task heads that a backbone does not hold "
+            f"({', '.join(sorted(heads)[:4])}{', ...' if len(heads) > 4 else ''}).",
+            stacklevel=4,  # the caller of TransformerBackbone.from_pretrained
+        )
     for variable, value in plan:
         variable.assign(value.astype(variable.dtype))
 
@@ -270,7 +279,7 @@ def backbone_tensors(backbone):
             tensors[name] = np.ascontiguousarray(part.T if transposed else part)
     if backbone.segment_embedding is None:
         tensors["embeddings.token_type_embeddings.weight"] = np.zeros(
-            (1, backbone.hidden_dim), "float32"
+            (2, backbone.hidden_dim), "float32"
         )
     return tensors
 
@@ -279,11 +288,19 @@ def from_pretrained(backbone_class, path, **kwargs):
     """See `TransformerBackbone.from_pretrained`."""
     if not os.path.isdir(path):
         raise ValueError(f"'{path}' is not a folder.")
+    unknown = sorted(set(kwargs) - set(OVERRIDABLE))
+    if unknown:
+        raise ValueError(
+            f"`from_pretrained` cannot change {unknown}: the checkpoint fixes the layout. It "
+            f"takes {list(OVERRIDABLE)}."
+        )
     config = _read_json(path, CONFIG_FILE)
     arguments = backbone_arguments(config, f"'{_file(path, CONFIG_FILE)}'")
     tensors = read_tensors(path)
     arguments["use_pooler"] = "pooler.dense.weight" in tensors
     arguments.update(kwargs)
+    if not arguments["use_pooler"]:  # asked to leave the pooler out
+        tensors = {k: v for k, v in tensors.items() if not k.startswith("pooler.")}
     backbone = backbone_class(**arguments)
     load_tensors(backbone, tensors, f"'{path}'")
     return backbone
@@ -300,6 +317,14 @@ def save_pretrained(backbone, path, tokenizer=None):
             f"backbone's `vocabulary_size` ({backbone.vocabulary_size})."
         )
     os.makedirs(path, exist_ok=True)
+    # Files of an earlier save that loaders would prefer to the ones written now.
+    index = _read_json(path, WEIGHTS_INDEX_FILE, required=False)
+    stale = [WEIGHTS_INDEX_FILE, *sorted(set(index["weight_map"].values()))] if index else []
+    if tokenizer is not None:
+        stale.append("tokenizer.json")  # transformers reads it before vocab.txt
+    for name in stale:
+        if os.path.exists(_file(path, name)):
+            os.remove(_file(path, name))
     # transformers refuses safetensors files without this metadata.
     save_file(backbone_tensors(backbone), _file(path, WEIGHTS_FILE), metadata={"format": "pt"})
     with open(_file(path, CONFIG_FILE), "w", encoding="utf-8") as f:

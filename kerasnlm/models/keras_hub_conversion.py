@@ -11,6 +11,8 @@ import keras
 import numpy as np
 
 KERAS_HUB_EPSILON = 1e-12  # fixed inside keras_hub.models.BertBackbone
+# What `from_keras_hub` may change; the rest of the layout is the source's.
+OVERRIDABLE = ("activation", "dropout", "dtype", "name")
 
 
 def _variable_map(backbone):
@@ -18,12 +20,13 @@ def _variable_map(backbone):
     entries = [
         (backbone.embedding.token_embedding.embeddings, ["token_embedding/embeddings"]),
         (backbone.embedding.position_embeddings, ["position_embedding/embeddings"]),
-        (backbone.segment_embedding.embeddings, ["segment_embedding/embeddings"]),
         (backbone.embedding_norm.gamma, ["embeddings_layer_norm/gamma"]),
         (backbone.embedding_norm.beta, ["embeddings_layer_norm/beta"]),
         (backbone.pooler_dense.kernel, ["pooled_dense/kernel"]),
         (backbone.pooler_dense.bias, ["pooled_dense/bias"]),
     ]
+    if backbone.segment_embedding is not None:
+        entries.append((backbone.segment_embedding.embeddings, ["segment_embedding/embeddings"]))
     for i, block in enumerate(backbone.encoder_layers):
         layer = f"transformer_layer_{i}"
         attention = f"{layer}/self_attention_layer"
@@ -48,6 +51,12 @@ def from_keras_hub(backbone_class, backbone_or_preset, **kwargs):
     """See `TransformerBackbone.from_keras_hub`."""
     import keras_hub
 
+    unknown = sorted(set(kwargs) - set(OVERRIDABLE))
+    if unknown:
+        raise ValueError(
+            f"`from_keras_hub` cannot change {unknown}: the keras-hub backbone fixes the layout. "
+            f"It takes {list(OVERRIDABLE)}."
+        )
     source = backbone_or_preset
     if not isinstance(source, keras.Model):
         source = keras_hub.models.Backbone.from_preset(source)
@@ -81,6 +90,8 @@ def from_keras_hub(backbone_class, backbone_or_preset, **kwargs):
             continue
         part_shape = tuple(variable.shape[:-1]) + (variable.shape[-1] // len(paths),)
         parts = [keras.ops.convert_to_numpy(theirs[p]) for p in paths]
+        # keras-hub keeps heads as an axis, (hidden, heads, head_dim) or (heads, head_dim,
+        # hidden): same numbers, so the sizes must agree exactly.
         if any(part.size != np.prod(part_shape) for part in parts):
             problems.append(f"{paths} have shapes {[p.shape for p in parts]}, need {part_shape}")
             continue

@@ -19,10 +19,13 @@ class Model(keras.Model):
     """
 
     def __call__(self, inputs, *args, **kwargs):
+        return super().__call__(self._with_segment_ids(inputs), *args, **kwargs)
+
+    def _with_segment_ids(self, inputs):
         # Segment ids are optional wherever they go: left out, a model with segment embeddings
-        # reads segment 0 everywhere (one text, as BERT does); given to a model without them
-        # (text pairs from `classification_dataset`), they have nothing to index and are
-        # dropped, since the [SEP] between the texts still marks the boundary.
+        # reads segment 0 everywhere (one text, as BERT does); given to a model whose backbone
+        # has no segment embeddings (text pairs from `classification_dataset`), they have
+        # nothing to index and are dropped: the [SEP] between the texts marks the boundary.
         if isinstance(inputs, dict) and "token_ids" in inputs:
             takes_segments = "segment_ids" in self._input_names()
             if takes_segments and inputs.get("segment_ids") is None:
@@ -31,10 +34,10 @@ class Model(keras.Model):
                 inputs = {**inputs, "segment_ids": zeros(token_ids)}
             elif not takes_segments and "segment_ids" in inputs:
                 inputs = {k: v for k, v in inputs.items() if k != "segment_ids"}
-        return super().__call__(inputs, *args, **kwargs)
+        return inputs
 
     def _input_names(self):
-        return set(self._inputs_struct) if isinstance(self._inputs_struct, dict) else set()
+        return set(self.input) if isinstance(self.input, dict) else set()
 
     def token_id_limits(self):
         """`{input_name: (upper_bound, sequence_length[, bound_name])}` for each input that
@@ -42,6 +45,8 @@ class Model(keras.Model):
         raise NotImplementedError
 
     def call(self, inputs, *args, **kwargs):
+        # Again here: JAX's fit/evaluate/predict steps run `call` without `__call__`.
+        inputs = self._with_segment_ids(inputs)
         # A Functional model casts inputs to the dtype of its `keras.Input`s: float ids would
         # be truncated to integers without a word, so refuse them before that happens, and
         # check every id input's range (the segment ids' embedding sits inside the graph, where

@@ -73,11 +73,10 @@ class SentenceEncoder(Task):
                 f"backbone's); received {sequence_length!r}."
             )
         # === Functional graph ===
-        inputs = {
-            "token_ids": keras.Input(shape=(None,), dtype="int32", name="token_ids"),
-            "padding_mask": keras.Input(shape=(None,), dtype="int32", name="padding_mask"),
-        }
-        sequence = backbone.encode(inputs["token_ids"], inputs["padding_mask"])
+        inputs = backbone.new_inputs()
+        sequence = backbone.encode(
+            inputs["token_ids"], inputs["padding_mask"], segment_ids=inputs.get("segment_ids")
+        )
         real = ops.cast(inputs["padding_mask"], "float32")[:, :, None]
         if pooling == "mean":
             vectors = ops.sum(sequence * real, axis=1) / ops.maximum(ops.sum(real, axis=1), 1e-9)
@@ -103,6 +102,10 @@ class SentenceEncoder(Task):
 
     def predict(self, x, *args, batch_size=None, **kwargs):
         """Keras `predict`; on a list of strings, a numpy array `(len(x), hidden_dim)`."""
+        if isinstance(x, np.ndarray) and x.dtype.kind in "USO":
+            x = x.tolist()
+        if isinstance(x, (list, tuple)) and not x:
+            return np.empty((0, self.backbone.hidden_dim), "float32")
         if not is_texts(x):
             return super().predict(x, *args, batch_size=batch_size, **kwargs)
         if self.tokenizer is None:
@@ -134,7 +137,8 @@ class SentenceEncoder(Task):
 
         Args:
             path: the folder.
-            **kwargs: passed to the constructor, overriding what the folder says.
+            **kwargs: passed to the constructor, overriding what the folder says; `dtype`
+                (e.g. `"mixed_bfloat16"`) and `dropout` go to the backbone.
 
         Example:
         ```python
@@ -180,7 +184,8 @@ class SentenceEncoder(Task):
                 f"'{folder}': `do_lower_case` lowercases before a cased tokenizer, which this "
                 "class does not reproduce."
             )
-        backbone = TransformerBackbone.from_pretrained(transformer)
+        backbone_arguments = {k: kwargs.pop(k) for k in ("dtype", "dropout") if k in kwargs}
+        backbone = TransformerBackbone.from_pretrained(transformer, **backbone_arguments)
         arguments = dict(
             pooling=SENTENCE_TRANSFORMERS_POOLINGS[modes[0]],
             normalize="Normalize" in modules,

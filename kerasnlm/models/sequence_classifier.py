@@ -84,12 +84,7 @@ class SequenceClassifier(Task):
         output_dense = keras.layers.Dense(num_classes, dtype="float32", name="logits")
 
         # === Functional graph ===
-        inputs = {
-            "token_ids": keras.Input(shape=(None,), dtype="int32", name="token_ids"),
-            "padding_mask": keras.Input(shape=(None,), dtype="int32", name="padding_mask"),
-        }
-        if backbone.num_segments:  # which text of a pair each token is in
-            inputs["segment_ids"] = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
+        inputs = backbone.new_inputs()
         # With `use_causal_mask`, the backbone's layers run as the causal LM runs them.
         sequence = backbone.encode(
             inputs["token_ids"], inputs["padding_mask"], use_causal_mask=use_causal_mask,
@@ -126,9 +121,11 @@ class SequenceClassifier(Task):
             return super().predict(x, *args, **kwargs)
         if self.tokenizer is None:
             raise ValueError("Predicting on raw strings needs the classifier's `tokenizer`.")
+        # Each batch padded to its longest text (rounded up to 8 for few compiled shapes), not
+        # to the backbone's `sequence_length`, which is 512 for a BERT checkpoint.
         batches = data.classification_dataset(
             list(x), [0] * len(x), self.tokenizer, self.backbone.sequence_length,
-            batch_size=kwargs.pop("batch_size", None) or 32, shuffle=False,
+            batch_size=kwargs.pop("batch_size", None) or 32, pad_to_multiple_of=8, shuffle=False,
         ).map(lambda inputs, labels, weights: inputs)
         kwargs.setdefault("verbose", 0)
         probabilities = ops.convert_to_numpy(ops.softmax(super().predict(batches, *args, **kwargs)))

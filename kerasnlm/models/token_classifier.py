@@ -70,11 +70,10 @@ class TokenClassifier(Task):
         output_dense = keras.layers.Dense(num_classes, dtype="float32", name="logits")
 
         # === Functional graph ===
-        inputs = {
-            "token_ids": keras.Input(shape=(None,), dtype="int32", name="token_ids"),
-            "padding_mask": keras.Input(shape=(None,), dtype="int32", name="padding_mask"),
-        }
-        sequence = backbone.encode(inputs["token_ids"], inputs["padding_mask"])
+        inputs = backbone.new_inputs()
+        sequence = backbone.encode(
+            inputs["token_ids"], inputs["padding_mask"], segment_ids=inputs.get("segment_ids")
+        )
         logits = output_dense(head_dropout(sequence))
         super().__init__(inputs, logits, backbone=backbone, tokenizer=tokenizer, **kwargs)
 

@@ -305,7 +305,7 @@ class WordPieceTokenizer(keras.layers.Layer):
         Example:
         ```python
         tokenizer = knlm.tokenizers.WordPieceTokenizer.from_pretrained("all-MiniLM-L6-v2/")
-        tokenizer(["Crème brûlée"])  # [[13675, 25307, 5568, 2618]], as BertTokenizerFast
+        tokenizer(["Crème brûlée"])  # [[13675, 21382, 7987, 9307, 2063]], as BertTokenizerFast
         ```
         """
         folder = os.fspath(path)
@@ -331,6 +331,8 @@ class WordPieceTokenizer(keras.layers.Layer):
         if os.path.exists(config_file):
             with open(config_file, encoding="utf-8") as f:
                 settings.update(json.load(f))
+        if not settings.get("never_split"):  # `never_split: []` means none too
+            settings.pop("never_split", None)
         unsupported = [
             f"{key}={settings[key]!r}"
             for key, wanted in (

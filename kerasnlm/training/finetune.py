@@ -61,7 +61,9 @@ class FinetuneConfig(FileConfig, BackboneSettings, RunSettings):
     test: str = None
     # a saved backbone (.keras), e.g. a pretraining run's, or a Hugging Face BERT folder; else new
     backbone: str = None
-    vocabulary: str = None  # default with `backbone`: the vocab.txt beside it, or the folder's
+    # default with `backbone`: the vocab.txt beside it; a folder's tokenizer (with its own
+    # casing: `lowercase` does not apply) cannot be replaced
+    vocabulary: str = None
     # --- the task head ---
     pooling: str = "cls"
     use_causal_mask: bool = False  # classification: keep a causal-LM backbone's attention
@@ -99,6 +101,11 @@ class FinetuneConfig(FileConfig, BackboneSettings, RunSettings):
                 raise FileNotFoundError(f"`{name}`: no file at {path}.")
         if self.backbone is not None and not os.path.exists(self.backbone):
             raise FileNotFoundError(f"`backbone`: no file or folder at {self.backbone}.")
+        if self.backbone is not None and os.path.isdir(self.backbone) and self.vocabulary:
+            raise ValueError(
+                f"`vocabulary` with a Hugging Face folder as `backbone`: the folder's own "
+                f"tokenizer ({self.backbone}) is used, with its casing and settings."
+            )
         for name in ("epochs", "batch_size", "sequence_length"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -366,7 +373,7 @@ def finetune(config):
     ]
     model.fit(
         train, validation_data=dev, epochs=config.epochs, callbacks=callbacks,
-        verbose=config.verbose,
+        verbose=config.verbose, shuffle=False,  # the pipeline shuffles, seeded
     )
 
     with strategy.scope():

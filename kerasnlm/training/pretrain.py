@@ -205,6 +205,7 @@ def _train(config, model, tokenizer, files, done, checkpoints, metadata):
             ),
         ],
         verbose=config.verbose,
+        shuffle=False,  # the pipeline shuffles, seeded
     )
 
 

@@ -101,16 +101,16 @@ def test_save_pretrained_refuses_what_bert_cannot_hold(tmp_path):
     with pytest.raises(ValueError, match="sinusoidal.*normalize_first=True.*normalize_embeddings"):
         scratch.save_pretrained(tmp_path)
     assert not os.listdir(tmp_path)
-    # BERT-shaped without segments: saved with one all-zero segment vector, same outputs.
+    # BERT-shaped without segments: saved with two all-zero segment vectors, same outputs.
     bert_like = TransformerBackbone(
         vocabulary_size=50, sequence_length=8, num_layers=1, num_heads=2, hidden_dim=8,
         intermediate_dim=16, normalize_embeddings=True, activation="gelu_approximate",
     )
     bert_like.save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
-    assert (config["type_vocab_size"], config["hidden_act"]) == (1, "gelu_new")
+    assert (config["type_vocab_size"], config["hidden_act"]) == (2, "gelu_new")
     reloaded = TransformerBackbone.from_pretrained(tmp_path)
-    assert (reloaded.num_segments, reloaded.use_pooler) == (1, False)
+    assert (reloaded.num_segments, reloaded.use_pooler) == (2, False)
     np.testing.assert_array_equal(
         hidden_states(reloaded, [2, 7, 9, 3]), hidden_states(bert_like, [2, 7, 9, 3])
     )
@@ -213,7 +213,7 @@ def test_unsupported_or_unreadable_folders(folder_copy, tmp_path):
         TransformerBackbone.from_pretrained(folder_copy)
 
 
-def test_pretraining_checkpoint_names_are_understood(folder_copy):
+def test_pretraining_checkpoint_names_are_understood(minilm, folder_copy):
     # BertForPreTraining folders prefix "bert.", older ones call LayerNorm weights gamma/beta,
     # and carry pretraining heads ("cls.") that a backbone has no place for.
     def rename(tensors):
@@ -223,9 +223,49 @@ def test_pretraining_checkpoint_names_are_understood(folder_copy):
         tensors["cls.predictions.bias"] = np.zeros(30522, "float32")
 
     rewrite_weights(folder_copy, rename)
-    backbone = TransformerBackbone.from_pretrained(folder_copy)
+    with pytest.warns(UserWarning, match=r"skipped 1 tensors of task heads .*cls.predictions.bias"):
+        backbone = TransformerBackbone.from_pretrained(folder_copy)
     assert backbone.use_pooler
-    assert np.isfinite(hidden_states(backbone, [101, 7592, 102])).all()
+    for a, b in zip(backbone.weights, minilm.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    ids = [101, 7592, 2088, 102]
+    np.testing.assert_array_equal(hidden_states(backbone, ids), hidden_states(minilm, ids))
+
+
+def test_classifier_heads_are_skipped_and_the_layout_cannot_be_overridden(minilm, folder_copy):
+    # A BertForSequenceClassification folder: its head is left to the task model.
+    rewrite_weights(folder_copy, lambda tensors: tensors.update({
+        "classifier.weight": np.zeros((2, 384), "float32"),
+        "classifier.bias": np.zeros(2, "float32"),
+    }))
+    with pytest.warns(UserWarning, match="skipped 2 tensors .*classifier.bias, classifier.weight"):
+        backbone = TransformerBackbone.from_pretrained(folder_copy, dropout=0.0, name="bert")
+    assert (backbone.dropout, backbone.name) == (0.0, "bert")
+    # Asked to, the pooler is left out, and its tensors with it (no "unexpected tensors").
+    with pytest.warns(UserWarning, match="skipped 2 tensors"):
+        without_pooler = TransformerBackbone.from_pretrained(folder_copy, use_pooler=False)
+    assert without_pooler.pooler_dense is None
+    assert len(without_pooler.weights) == len(minilm.weights) - 2
+    # Sizes come from the checkpoint; asking for others is an error, not a silent mismatch.
+    with pytest.raises(ValueError, match=r"cannot change \['hidden_dim', 'num_layers'\]"):
+        TransformerBackbone.from_pretrained(folder_copy, num_layers=2, hidden_dim=128)
+
+
+def test_save_pretrained_replaces_an_earlier_save(minilm, minilm_path, tmp_path):
+    # Left behind, a sharded index or a tokenizer.json would be read before the new files.
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps(
+        {"metadata": {}, "weight_map": {"pooler.dense.bias": "model-00001-of-00002.safetensors"}}
+    ))
+    (tmp_path / "model-00001-of-00002.safetensors").write_bytes(b"old")
+    (tmp_path / "tokenizer.json").write_text("{}")
+    minilm.save_pretrained(tmp_path, tokenizer=WordPieceTokenizer.from_pretrained(minilm_path))
+    assert sorted(os.listdir(tmp_path)) == [
+        "config.json", "model.safetensors", "special_tokens_map.json", "tokenizer_config.json",
+        "vocab.txt",
+    ]
+    reloaded = TransformerBackbone.from_pretrained(tmp_path)
+    ids = [101, 7592, 2088, 102]
+    np.testing.assert_array_equal(hidden_states(reloaded, ids), hidden_states(minilm, ids))
 
 
 def test_every_task_model_accepts_the_pretrained_backbone(minilm_path):
@@ -256,6 +296,15 @@ def test_every_task_model_accepts_the_pretrained_backbone(minilm_path):
     mlm = knlm.models.MaskedLanguageModel(backbone)
     logits = mlm.predict({**ids, "mask_positions": np.array([[2]], "int32")}, verbose=0)
     assert logits.shape == (1, 1, 30522)
+    # Each takes BERT's segment ids (the second text of a pair reads segment 1); left out, they
+    # are zeros, as for one text.
+    pair = {**ids, "segment_ids": np.array([[0, 0, 1, 1]], "int32")}
+    for model, extra in ((tagger, {}), (mlm, {"mask_positions": np.array([[2]], "int32")})):
+        assert "segment_ids" in model.input
+        single = keras.ops.convert_to_numpy(model({**ids, **extra}))
+        zeros = {**ids, **extra, "segment_ids": np.zeros((1, 4), "int32")}
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(zeros)), single)
+        assert not np.allclose(keras.ops.convert_to_numpy(model({**pair, **extra})), single)
     clm = knlm.models.CausalLanguageModel(backbone, tokenizer=tokenizer)
     assert isinstance(clm.generate(["the movie was"], max_length=8, sampler="greedy")[0], str)
     translator = knlm.models.Seq2SeqTransformer(backbone, tokenizer=tokenizer, num_decoder_layers=1)

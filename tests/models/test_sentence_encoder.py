@@ -111,3 +111,19 @@ def test_errors(tokenizer, minilm_path, tmp_path):
     os.remove(folder / "model.safetensors")
     with pytest.raises(ValueError, match="holds no model.safetensors"):
         SentenceEncoder.from_pretrained(folder)
+
+
+def test_inputs_predict_takes_and_precision_from_the_folder(minilm_path, minilm_reference):
+    meta, arrays = minilm_reference
+    encoder = SentenceEncoder.from_pretrained(minilm_path)
+    assert encoder.predict([]).shape == (0, 384)
+    texts = np.array(meta["sentences"][:3])  # a numpy array of strings, as from pandas
+    np.testing.assert_allclose(encoder.predict(texts), arrays["embeddings"][:3], atol=1e-5, rtol=0)
+    # dtype and dropout reach the backbone: bfloat16 compute, float32 weights and vectors.
+    mixed = SentenceEncoder.from_pretrained(minilm_path, dtype="mixed_bfloat16", dropout=0.0)
+    assert mixed.backbone.embedding.compute_dtype == "bfloat16"
+    assert mixed.backbone.dropout == 0.0
+    vectors = mixed.predict(list(texts))
+    assert vectors.dtype == np.float32
+    cosine = np.sum(vectors * arrays["embeddings"][:3], axis=1)
+    assert cosine.min() > 0.99, cosine

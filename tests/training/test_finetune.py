@@ -86,6 +86,10 @@ def test_a_hugging_face_folder_as_the_backbone(tokenizer, tmp_path):
     assert not np.array_equal(before, after)
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert 0 <= results["dev"]["accuracy"] <= 1
+    # The folder's tokenizer goes with its weights: another vocabulary is refused.
+    (tmp_path / "other.txt").write_text("\n".join(tokenizer.get_vocabulary()))
+    with pytest.raises(ValueError, match="`vocabulary` with a Hugging Face folder"):
+        knlm.training.FinetuneConfig(**{**config, "vocabulary": str(tmp_path / "other.txt")})
 
 
 def test_frozen_embeddings_and_lower_blocks_with_layerwise_decay(pretrained, tmp_path):
