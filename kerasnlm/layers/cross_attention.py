@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from kerasnlm.layers.dropout import Dropout
+from kerasnlm.layers.fused_dense import FusedDense
 from kerasnlm.layers.multi_head_attention import MultiHeadAttention
 from kerasnlm.layers.multi_head_attention import attend
 from kerasnlm.layers.multi_head_attention import merge_heads
@@ -69,7 +70,7 @@ class CrossAttention(MultiHeadAttention):
         self.head_dim = hidden_dim // self.num_heads
 
         def dense(units, name):
-            return keras.layers.Dense(
+            return FusedDense(
                 units, name=name, dtype=self.dtype_policy,
                 kernel_initializer=clone_initializer(self.kernel_initializer),
                 bias_initializer=clone_initializer(self.bias_initializer),

@@ -1,6 +1,8 @@
 import keras
 from keras import ops
 
+from kerasnlm.layers.fused_dense import FusedDense
+
 
 @keras.saving.register_keras_serializable(package="kerasnlm")
 class LanguageModelHead(keras.layers.Layer):
@@ -78,7 +80,7 @@ class LanguageModelHead(keras.layers.Layer):
                 f"({hidden_dim}) to tie the output projection to the embedding."
             )
         if self.transform:
-            self.transform_dense = keras.layers.Dense(
+            self.transform_dense = FusedDense(
                 hidden_dim, activation=self.activation, dtype=self.dtype_policy,
                 name="transform_dense",
             )

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from kerasnlm.layers.dropout import Dropout
+from kerasnlm.layers.fused_dense import FusedDense
 from kerasnlm.utils.initializers import clone_initializer
 
 # Added to the scores of masked keys. Finite, so a row whose keys are all masked (a sequence of
@@ -172,9 +173,9 @@ class MultiHeadAttention(keras.layers.Layer):
             bias_initializer=clone_initializer(self.bias_initializer),
             dtype=self.dtype_policy,
         )
-        self.query_key_value = keras.layers.Dense(3 * hidden_dim, name="query_key_value", **dense_args)
+        self.query_key_value = FusedDense(3 * hidden_dim, name="query_key_value", **dense_args)
         self.query_key_value.build(input_shape)
-        self.output_projection = keras.layers.Dense(hidden_dim, name="output", **dense_args)
+        self.output_projection = FusedDense(hidden_dim, name="output", **dense_args)
         self.output_projection.build(input_shape)
         self.weights_dropout = Dropout(self.dropout, dtype=self.dtype_policy)
         self.built = True

@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from kerasnlm.layers.dropout import Dropout
+from kerasnlm.layers.fused_dense import FusedDense
 from kerasnlm.layers.multi_head_attention import MultiHeadAttention
 from kerasnlm.layers.multi_head_attention import merge_attention_masks
 from kerasnlm.utils.activations import get_activation
@@ -124,12 +125,12 @@ class TransformerEncoder(keras.layers.Layer):
             epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="self_attention_norm"
         )
         self.self_attention_norm.build(input_shape)
-        self.feedforward_intermediate = keras.layers.Dense(
+        self.feedforward_intermediate = FusedDense(
             self.intermediate_dim, activation=self.activation, dtype=self.dtype_policy,
             name="feedforward_intermediate", **initializers(),
         )
         self.feedforward_intermediate.build(input_shape)
-        self.feedforward_output = keras.layers.Dense(
+        self.feedforward_output = FusedDense(
             hidden_dim, dtype=self.dtype_policy, name="feedforward_output", **initializers()
         )
         self.feedforward_output.build(intermediate_shape)

@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from kerasnlm.layers.dropout import Dropout
+from kerasnlm.layers.fused_dense import FusedDense
 from kerasnlm.layers.token_and_position_embedding import TokenAndPositionEmbedding
 from kerasnlm.layers.transformer_encoder import TransformerEncoder
 from kerasnlm.models.model import Model
@@ -169,7 +170,7 @@ class TransformerBackbone(Model):
             else None
         )
         self.pooler_dense = (
-            keras.layers.Dense(hidden_dim, activation="tanh", dtype=dtype, name="pooler_dense")
+            FusedDense(hidden_dim, activation="tanh", dtype=dtype, name="pooler_dense")
             if use_pooler
             else None
         )
