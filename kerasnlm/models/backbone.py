@@ -177,9 +177,7 @@ class TransformerBackbone(Model):
 
         # === Functional graph ===
         inputs = new_inputs(num_segments)
-        x = self.encode(
-            inputs["token_ids"], inputs["padding_mask"], segment_ids=inputs.get("segment_ids")
-        )
+        x = self.encode_inputs(inputs)
         super().__init__(
             inputs=inputs,
             outputs={"sequence_output": x, "pooled_output": self.pool(x)},
@@ -261,6 +259,13 @@ class TransformerBackbone(Model):
         """Fresh `keras.Input`s for a model built on this backbone: `token_ids`,
         `padding_mask`, and `segment_ids` with `num_segments`."""
         return new_inputs(self.num_segments)
+
+    def encode_inputs(self, inputs, **kwargs):
+        """`encode` on a dict of `new_inputs()` (extra keys ignored); `kwargs` go to `encode`."""
+        return self.encode(
+            inputs["token_ids"], inputs["padding_mask"], segment_ids=inputs.get("segment_ids"),
+            **kwargs,
+        )
 
     def pool(self, sequence_output):
         """`(batch, length, hidden)` -> the `(batch, hidden)` `pooled_output`: the first

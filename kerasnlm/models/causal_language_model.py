@@ -59,10 +59,7 @@ class CausalLanguageModel(Task):
 
         # === Functional graph ===
         inputs = backbone.new_inputs()
-        hidden = backbone.encode(
-            inputs["token_ids"], inputs["padding_mask"], use_causal_mask=True,
-            segment_ids=inputs.get("segment_ids"),
-        )
+        hidden = backbone.encode_inputs(inputs, use_causal_mask=True)
         super().__init__(inputs, head(hidden), backbone=backbone, tokenizer=tokenizer, **kwargs)
         self.head = head
         self._generate_functions = {}

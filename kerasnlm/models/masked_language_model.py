@@ -63,9 +63,7 @@ class MaskedLanguageModel(Task):
         # === Functional graph ===
         inputs = backbone.new_inputs()
         inputs["mask_positions"] = keras.Input(shape=(None,), dtype="int32", name="mask_positions")
-        sequence = backbone.encode(
-            inputs["token_ids"], inputs["padding_mask"], segment_ids=inputs.get("segment_ids")
-        )
+        sequence = backbone.encode_inputs(inputs)
         masked = ops.take_along_axis(sequence, inputs["mask_positions"][:, :, None], axis=1)
         super().__init__(inputs, head(masked), backbone=backbone, **kwargs)
         self.head = head

@@ -74,9 +74,7 @@ class SentenceEncoder(Task):
             )
         # === Functional graph ===
         inputs = backbone.new_inputs()
-        sequence = backbone.encode(
-            inputs["token_ids"], inputs["padding_mask"], segment_ids=inputs.get("segment_ids")
-        )
+        sequence = backbone.encode_inputs(inputs)
         real = ops.cast(inputs["padding_mask"], "float32")[:, :, None]
         if pooling == "mean":
             vectors = ops.sum(sequence * real, axis=1) / ops.maximum(ops.sum(real, axis=1), 1e-9)

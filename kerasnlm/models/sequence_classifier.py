@@ -86,10 +86,7 @@ class SequenceClassifier(Task):
         # === Functional graph ===
         inputs = backbone.new_inputs()
         # With `use_causal_mask`, the backbone's layers run as the causal LM runs them.
-        sequence = backbone.encode(
-            inputs["token_ids"], inputs["padding_mask"], use_causal_mask=use_causal_mask,
-            segment_ids=inputs.get("segment_ids"),
-        )
+        sequence = backbone.encode_inputs(inputs, use_causal_mask=use_causal_mask)
         if pooling == "cls":
             pooled = backbone.pool(sequence)
         else:

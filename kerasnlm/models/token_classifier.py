@@ -71,9 +71,7 @@ class TokenClassifier(Task):
 
         # === Functional graph ===
         inputs = backbone.new_inputs()
-        sequence = backbone.encode(
-            inputs["token_ids"], inputs["padding_mask"], segment_ids=inputs.get("segment_ids")
-        )
+        sequence = backbone.encode_inputs(inputs)
         logits = output_dense(head_dropout(sequence))
         super().__init__(inputs, logits, backbone=backbone, tokenizer=tokenizer, **kwargs)
 
