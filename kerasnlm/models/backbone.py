@@ -60,6 +60,11 @@ class TransformerBackbone(Model):
         normalize_embeddings: bool, a LayerNorm on the summed embeddings (BERT).
         use_pooler: bool, `pooled_output` is `tanh(dense([CLS] vector))` (BERT) rather than
             the `[CLS]` vector itself.
+        pretrained: bool, the weights are trained ones: set by `from_pretrained`,
+            `from_keras_hub`, `fit` of any model built on the backbone (a pretraining run's
+            included), and whenever weights are loaded into it (`load_model`,
+            `load_weights`). Task models then `compile()` with the fine-tuning recipe
+            (`kerasnlm.training.recipes`) instead of the from-scratch one.
         dtype: a dtype or `keras.DTypePolicy` for every layer, e.g. `"mixed_bfloat16"`.
         **kwargs: passed to `keras.Model` (`name`...).
 
@@ -100,6 +105,7 @@ class TransformerBackbone(Model):
         num_segments=0,
         normalize_embeddings=False,
         use_pooler=False,
+        pretrained=False,
         dtype=None,
         **kwargs,
     ):
@@ -202,6 +208,13 @@ class TransformerBackbone(Model):
         self.num_segments = num_segments
         self.normalize_embeddings = normalize_embeddings
         self.use_pooler = use_pooler
+        self.pretrained = bool(pretrained)
+
+    def load_own_variables(self, store):
+        # Called for the backbone whenever Keras loads weights into it (`load_model` of the
+        # backbone or of a task model holding it, `load_weights`): they are trained weights.
+        super().load_own_variables(store)
+        self.pretrained = True
 
     def encode(
         self, token_ids, padding_mask=None, use_causal_mask=False, cache=None, cache_index=0,
@@ -302,7 +315,9 @@ class TransformerBackbone(Model):
         """
         from kerasnlm.models import hugging_face
 
-        return hugging_face.from_pretrained(cls, path, **kwargs)
+        backbone = hugging_face.from_pretrained(cls, path, **kwargs)
+        backbone.pretrained = True
+        return backbone
 
     @classmethod
     def from_keras_hub(cls, backbone_or_preset, **kwargs):
@@ -320,7 +335,9 @@ class TransformerBackbone(Model):
         """
         from kerasnlm.models import keras_hub_conversion
 
-        return keras_hub_conversion.from_keras_hub(cls, backbone_or_preset, **kwargs)
+        backbone = keras_hub_conversion.from_keras_hub(cls, backbone_or_preset, **kwargs)
+        backbone.pretrained = True
+        return backbone
 
     def save_pretrained(self, path, tokenizer=None):
         """Writes the backbone as a Hugging Face BERT folder (`config.json`,
@@ -365,6 +382,7 @@ class TransformerBackbone(Model):
             "num_segments": self.num_segments,
             "normalize_embeddings": self.normalize_embeddings,
             "use_pooler": self.use_pooler,
+            "pretrained": self.pretrained,
             # Frozen parts stay frozen after `load_model` (and the optimizer state saved for the
             # trainable rest then fits the reloaded model).
             "frozen_layers": [layer.name for layer in self._parts() if not layer.trainable],

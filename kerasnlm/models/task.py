@@ -1,3 +1,5 @@
+import dataclasses
+import inspect
 import warnings
 
 import keras
@@ -5,10 +7,6 @@ import keras_hub
 
 from kerasnlm.models.losses import WeightedCrossEntropy
 from kerasnlm.models.model import Model
-
-
-# Variables that AdamW leaves undecayed by default: biases and LayerNorm scales and offsets.
-NO_DECAY = ["bias", "gamma", "beta"]
 
 
 def is_texts(x):
@@ -46,8 +44,10 @@ class Task(Model):
     - The config stores the backbone as a nested config, and `from_config` rebuilds the task on
       the rebuilt backbone, so ties to its embedding survive `save` / `load_model`.
     - `compile()` with no arguments uses the task's defaults (`default_loss`,
-      `default_metrics`, and AdamW with weight decay off for biases and LayerNorm); any argument
-      given overrides its default.
+      `default_metrics`, and AdamW with weight decay off for biases and LayerNorm) and the
+      learning-rate recipe that fits the backbone's weights (`kerasnlm.training.recipes`): a
+      warm-up and decay around 1e-4 for a pretrained backbone, a constant 5e-4 for a new one.
+      Any argument given overrides its default.
 
     - An optional `tokenizer` (checked against the backbone's vocabulary) lets a task take raw
       strings; it is saved with the model.
@@ -96,22 +96,40 @@ class Task(Model):
         return []
 
     def compile(
-        self, optimizer="auto", loss="auto", weighted_metrics="auto", learning_rate=5e-4,
-        weight_decay=0.01, **kwargs,
+        self, optimizer="auto", loss="auto", weighted_metrics="auto", learning_rate="auto",
+        weight_decay="auto", total_steps=None, **kwargs,
     ):
         """Keras `compile` with working defaults.
 
         Args:
-            optimizer: `"auto"` for AdamW(`learning_rate`, `weight_decay`) that exempts biases
-                and LayerNorm parameters from weight decay, or any Keras optimizer.
+            optimizer: `"auto"` for AdamW exempting biases and LayerNorm parameters from
+                weight decay, or any Keras optimizer.
             loss: `"auto"` for the task's loss, or any Keras loss.
             weighted_metrics: `"auto"` for the task's metrics (weighted by the pipelines'
                 sample weights, so padding never counts), or a list.
-            learning_rate: float or a `keras.optimizers.schedules.LearningRateSchedule`, used by
-                the default optimizer.
-            weight_decay: float, used by the default optimizer.
+            learning_rate: `"auto"` for the recipe that fits the backbone
+                (`kerasnlm.training.recipes.RECIPES`): with pretrained weights
+                (`backbone.pretrained`) a linear warm-up over the first 10% of the steps to
+                1e-4, then linear decay to 0; for a new backbone a constant 5e-4. Or a float
+                or a `keras.optimizers.schedules.LearningRateSchedule`, which always wins.
+                Only with the default optimizer.
+            weight_decay: `"auto"` (0.01) or a float, for the default optimizer.
+            total_steps: int, the number of training steps the `"auto"` schedule spans. Left
+                out, each `fit` plans it from its `epochs` and steps per epoch (a `fit` after
+                the schedule has run out plans a new one from where training stands).
             **kwargs: passed to `keras.Model.compile` (`metrics`, `jit_compile`...).
         """
+        from kerasnlm.training import recipes  # training builds on models: imported late
+
+        if optimizer != "auto" and (learning_rate != "auto" or weight_decay != "auto"):
+            raise ValueError(
+                "`learning_rate` and `weight_decay` configure the default optimizer; with "
+                f"`optimizer={optimizer!r}`, set them on the optimizer itself."
+            )
+        if total_steps is not None and (
+            not isinstance(total_steps, int) or isinstance(total_steps, bool) or total_steps < 1
+        ):
+            raise ValueError(f"`total_steps` must be a positive integer; received {total_steps!r}.")
         if kwargs.get("jit_compile") is True and _xla_cannot_update(self):
             # XLA cannot compile the cross-replica update of mirrored variables ("Trying to
             # access resource ... located in device CPU:1 from device CPU:0"); keras-hub #949.
@@ -123,9 +141,16 @@ class Task(Model):
             )
             kwargs["jit_compile"] = False
         self._default_optimizer = optimizer == "auto"
+        self._recipe = None  # set while the learning rate is the recipe's, planned by `fit`
+        self._recipe_announced = False
         if optimizer == "auto":
-            optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
-            optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
+            recipe = recipes.recipe_for(self.backbone)
+            if weight_decay != "auto":
+                recipe = recipe.replace(weight_decay=weight_decay)
+            if learning_rate == "auto":
+                self._recipe = recipe
+                learning_rate = recipe.schedule(total_steps)
+            optimizer = recipe.optimizer(learning_rate)
         if loss == "auto":
             loss = self.default_loss()
         if weighted_metrics == "auto":
@@ -134,22 +159,67 @@ class Task(Model):
             optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs
         )
 
+    def fit(self, *args, **kwargs):
+        if getattr(self, "_recipe", None) is not None:
+            arguments = inspect.signature(keras.Model.fit).bind(self, *args, **kwargs)
+            arguments.apply_defaults()
+            self._plan_learning_rate(**{k: v for k, v in arguments.arguments.items() if k != "self"})
+        history = super().fit(*args, **kwargs)
+        if int(self.optimizer.iterations):
+            # Trained weights now: a model built on this backbone next fine-tunes them.
+            self.backbone.pretrained = True
+        return history
+
+    def _plan_learning_rate(
+        self, x, batch_size, epochs, initial_epoch, steps_per_epoch, validation_split, verbose,
+        **_,
+    ):
+        """Fits the recipe's schedule to this `fit` when the one in use has no length yet or
+        has run out, and says once per plan which recipe runs."""
+        from kerasnlm.training import recipes
+
+        current = recipes.current_schedule(self.optimizer)
+        iterations = int(self.optimizer.iterations)
+        planned = (
+            current is not None and current.end_step is not None
+            and iterations < current.end_step
+        )
+        if current is not None and not planned:
+            per_epoch = recipes.steps_per_epoch(x, batch_size, steps_per_epoch, validation_split)
+            if per_epoch is not None or current.end_step is not None:
+                total = None if per_epoch is None else epochs * per_epoch
+                start = max(iterations - initial_epoch * (per_epoch or 0), 0)
+                current = self._recipe.schedule(total, start_step=start)
+                self.optimizer.learning_rate = current
+                self.train_function = None  # the schedule's constants are traced into the step
+                self._recipe_announced = False
+        if not self._recipe_announced and verbose != 0:
+            print(recipes.describe(self._recipe, current or self._recipe.learning_rate))
+        self._recipe_announced = True
+
     def get_compile_config(self):
         config = super().get_compile_config()
         if config:
             # AdamW's own config does not record which variables skip weight decay.
             config["default_optimizer"] = getattr(self, "_default_optimizer", False)
+            recipe = getattr(self, "_recipe", None)
+            config["learning_rate_recipe"] = None if recipe is None else dataclasses.asdict(recipe)
         return config
 
     def compile_from_config(self, config):
         """Recompiles a loaded model exactly as it was compiled (used by `load_model`)."""
+        from kerasnlm.training import recipes
+
         config = dict(config)
         default_optimizer = config.pop("default_optimizer", False)
+        recipe = config.pop("learning_rate_recipe", None)
         config = keras.saving.deserialize_keras_object(config)
         super().compile(**config)
         if default_optimizer:
-            self.optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
+            self.optimizer.exclude_from_weight_decay(var_names=recipes.NO_DECAY)
         self._default_optimizer = default_optimizer
+        self._recipe = None if recipe is None else recipes.Recipe(**recipe)
+        self._recipe_announced = False
         if self.built:
             self.optimizer.build(self.trainable_variables)
 

@@ -1,4 +1,5 @@
-"""Training runs: pretraining entry point, learning-rate schedules, resumable checkpoints."""
+"""Training runs: pretraining and fine-tuning entry points, recipes (optimizer and
+learning-rate schedule), resumable checkpoints."""
 
 from kerasnlm.training.checkpoints import StepCheckpoint
 from kerasnlm.training.checkpoints import restore_latest
@@ -7,6 +8,8 @@ from kerasnlm.training.pretrain import PretrainConfig
 from kerasnlm.training.pretrain import pretrain
 from kerasnlm.training.pretrain import unigram_perplexity
 from kerasnlm.training.schedules import WarmupDecay
+from kerasnlm.training.recipes import RECIPES
+from kerasnlm.training.recipes import Recipe
 from kerasnlm.training.optimizers import LayerwiseDecayAdamW
 from kerasnlm.training.finetune import FinetuneConfig
 from kerasnlm.training.finetune import finetune

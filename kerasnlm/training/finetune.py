@@ -28,11 +28,11 @@ from kerasnlm.models import SequenceClassifier
 from kerasnlm.models import TokenClassifier
 from kerasnlm.models import TransformerBackbone
 from kerasnlm.tokenizers import WordPieceTokenizer
+from kerasnlm.training import recipes
 from kerasnlm.training.config import BackboneSettings
 from kerasnlm.training.config import FileConfig
 from kerasnlm.training.config import RunSettings
 from kerasnlm.training.optimizers import LayerwiseDecayAdamW
-from kerasnlm.training.schedules import WarmupDecay
 
 TASKS = ("classification", "token_classification", "seq2seq")
 # What "best" means for each task: the dev score ModelCheckpoint keeps the best of.
@@ -78,10 +78,13 @@ class FinetuneConfig(FileConfig, BackboneSettings, RunSettings):
     # --- training ---
     epochs: int = 3
     batch_size: int = 32
-    learning_rate: float = 1e-4
-    warmup_ratio: float = 0.1
-    decay: str = "linear"
-    weight_decay: float = 0.01
+    # Left out (None), these four come from the recipe that fits the backbone
+    # (`kerasnlm.training.recipes`): 1e-4, 10% warm-up, linear decay for pretrained weights;
+    # a constant 5e-4 for a new backbone; weight decay 0.01.
+    learning_rate: float = None
+    warmup_ratio: float = None
+    decay: str = None
+    weight_decay: float = None
     layer_decay: float = None  # layer-wise learning-rate decay factor, e.g. 0.8
     freeze_embeddings: bool = False
     freeze_layers: int = 0  # the lowest k encoder blocks
@@ -110,7 +113,7 @@ class FinetuneConfig(FileConfig, BackboneSettings, RunSettings):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"`{name}` must be a positive integer; received {value!r}.")
-        if not 0 <= self.warmup_ratio < 1:
+        if self.warmup_ratio is not None and not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"`warmup_ratio` must be in [0, 1); received {self.warmup_ratio!r}.")
 
 
@@ -269,17 +272,23 @@ def _freeze(config, backbone):
 
 
 def _compile(config, model, train_size):
+    """Compiles with the recipe that fits the backbone, the config's settings replacing its
+    values, over the run's steps."""
     steps = config.epochs * math.ceil(train_size / config.batch_size)
-    schedule = WarmupDecay(
-        config.learning_rate, steps, int(config.warmup_ratio * steps), config.decay
+    recipe = recipes.recipe_for(model.backbone).replace(
+        learning_rate=config.learning_rate, warmup_ratio=config.warmup_ratio,
+        decay=config.decay, weight_decay=config.weight_decay,
     )
+    schedule = recipe.schedule(steps)
+    if config.verbose != 0:
+        print(recipes.describe(recipe, schedule))
     if config.layer_decay is None:
-        model.compile(learning_rate=schedule, weight_decay=config.weight_decay)
+        model.compile(learning_rate=schedule, weight_decay=recipe.weight_decay)
     else:
         model.compile(
             optimizer=LayerwiseDecayAdamW(
                 schedule, num_layers=model.backbone.num_layers, layer_decay=config.layer_decay,
-                weight_decay=config.weight_decay,
+                weight_decay=recipe.weight_decay,
             )
         )
 

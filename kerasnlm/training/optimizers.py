@@ -2,7 +2,7 @@ import re
 
 import keras
 
-from kerasnlm.models.task import NO_DECAY
+from kerasnlm.training.recipes import NO_DECAY
 
 
 @keras.saving.register_keras_serializable(package="kerasnlm")

@@ -171,6 +171,7 @@ def pretrain(config):
     if done < config.steps:
         _train(config, model, tokenizer, files, done, checkpoints, metadata)
     # Also when a run was killed after its last checkpoint but before these were written.
+    model.backbone.pretrained = True  # also when resumed after the last step: fine-tuning recipe
     model.backbone.save(distribute.worker_path(os.path.join(config.output_dir, "backbone.keras")))
     model.save(distribute.worker_path(os.path.join(config.output_dir, "model.keras")))
     distribute.remove_worker_files()

@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-DECAYS = ("linear", "cosine")
+DECAYS = ("linear", "cosine", "constant")
 
 
 @keras.saving.register_keras_serializable(package="kerasnlm")
@@ -13,9 +13,13 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     Args:
         peak_learning_rate: float, the rate reached after `warmup_steps`.
-        total_steps: int, the step at which the rate reaches 0.
+        total_steps: int, the number of steps the schedule spans: the rate reaches 0 at
+            `start_step + total_steps`. None only with `decay="constant"` (a run of unknown
+            length).
         warmup_steps: int, `0 <= warmup_steps < total_steps`.
-        decay: `"linear"` or `"cosine"`.
+        decay: `"linear"` or `"cosine"` to 0, or `"constant"` (hold the peak).
+        start_step: int, the optimizer step at which the schedule starts (a second `fit`
+            planned after a first one has used its schedule up). Before it the rate is 0.
 
     Example:
     ```python
@@ -26,35 +30,53 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
     ```
     """
 
-    def __init__(self, peak_learning_rate, total_steps, warmup_steps=0, decay="linear"):
-        if peak_learning_rate <= 0:
+    def __init__(
+        self, peak_learning_rate, total_steps, warmup_steps=0, decay="linear", start_step=0
+    ):
+        if isinstance(peak_learning_rate, bool) or not peak_learning_rate > 0:
             raise ValueError(
                 f"`peak_learning_rate` must be positive; received {peak_learning_rate!r}."
             )
-        if not isinstance(total_steps, int) or total_steps < 1:
+        if decay not in DECAYS:
+            raise ValueError(f"`decay` must be one of {DECAYS}; received {decay!r}.")
+        if total_steps is None and decay != "constant":
+            raise ValueError(f"`total_steps` is needed to decay ({decay!r}) to 0.")
+        if total_steps is not None and (
+            not isinstance(total_steps, int) or isinstance(total_steps, bool) or total_steps < 1
+        ):
             raise ValueError(f"`total_steps` must be a positive integer; received {total_steps!r}.")
-        if not isinstance(warmup_steps, int) or not 0 <= warmup_steps < total_steps:
+        limit = total_steps if total_steps is not None else float("inf")
+        if not isinstance(warmup_steps, int) or not 0 <= warmup_steps < limit:
             raise ValueError(
                 f"`warmup_steps` must be an integer in [0, total_steps={total_steps}); "
                 f"received {warmup_steps!r}."
             )
-        if decay not in DECAYS:
-            raise ValueError(f"`decay` must be one of {DECAYS}; received {decay!r}.")
+        if not isinstance(start_step, int) or isinstance(start_step, bool) or start_step < 0:
+            raise ValueError(f"`start_step` must be an integer >= 0; received {start_step!r}.")
         self.peak_learning_rate = peak_learning_rate
         self.total_steps = total_steps
         self.warmup_steps = warmup_steps
         self.decay = decay
+        self.start_step = start_step
+
+    @property
+    def end_step(self):
+        """The optimizer step at which the rate has decayed to 0 (None: it never does)."""
+        return None if self.total_steps is None else self.start_step + self.total_steps
 
     def __call__(self, step):
-        step = ops.cast(step, "float32")
-        warmup = step / max(self.warmup_steps, 1)
-        progress = ops.clip(
-            (step - self.warmup_steps) / (self.total_steps - self.warmup_steps), 0.0, 1.0
-        )
-        if self.decay == "linear":
-            decayed = 1.0 - progress
+        step = ops.cast(step, "float32") - self.start_step
+        warmup = ops.maximum(step, 0.0) / max(self.warmup_steps, 1)
+        if self.decay == "constant":
+            decayed = ops.ones_like(step)
         else:
-            decayed = 0.5 * (1.0 + ops.cos(3.141592653589793 * progress))
+            progress = ops.clip(
+                (step - self.warmup_steps) / (self.total_steps - self.warmup_steps), 0.0, 1.0
+            )
+            if self.decay == "linear":
+                decayed = 1.0 - progress
+            else:
+                decayed = 0.5 * (1.0 + ops.cos(3.141592653589793 * progress))
         factor = ops.where(step < self.warmup_steps, warmup, decayed)
         return self.peak_learning_rate * factor
 
@@ -64,4 +86,5 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
             "total_steps": self.total_steps,
             "warmup_steps": self.warmup_steps,
             "decay": self.decay,
+            "start_step": self.start_step,
         }
