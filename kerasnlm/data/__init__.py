@@ -8,6 +8,7 @@ from kerasnlm.data.readers import read_parallel
 from kerasnlm.data.readers import read_text
 from kerasnlm.data.readers import read_tsv
 from kerasnlm.data.readers import text_dataset
+from kerasnlm.data.packing import split_words_with_offsets
 from kerasnlm.data.pipelines import causal_lm_dataset
 from kerasnlm.data.pipelines import classification_dataset
 from kerasnlm.data.pipelines import masked_lm_dataset

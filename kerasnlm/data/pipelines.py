@@ -21,8 +21,8 @@ import math
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_text as tf_text
 
+from kerasnlm.data import packing
 from kerasnlm.data import readers
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -67,35 +67,6 @@ def _string_list(values, name):
     return list(values)
 
 
-def _column(ragged, value):
-    """A `(batch, 1)` column of `value`, to concatenate to the ragged `(batch, None)`."""
-    return tf.fill([ragged.nrows(), 1], tf.cast(value, ragged.dtype))
-
-
-def _wrap(pieces, start, end, length):
-    """Ragged `(batch, None)` -> `[start] pieces[:length - 2] [end]`, still ragged."""
-    return tf.concat(
-        [_column(pieces, start), pieces[:, : length - 2], _column(pieces, end)], axis=1
-    )
-
-
-def _pad(ragged, length, value=0, multiple=None):
-    """Ragged `(batch, None)` -> dense `(batch, length)`, and the bool mask of real entries.
-
-    With `multiple`, pads only to the batch's longest row rounded up to a multiple of it (and
-    at most `length`): short texts cost short sequences, and XLA still sees only
-    `length / multiple` different shapes.
-    """
-    default = tf.cast(value, ragged.dtype)
-    if multiple is None:
-        dense = ragged.to_tensor(default_value=default, shape=[None, length])
-    else:
-        longest = tf.reduce_max(ragged.row_lengths())
-        length = tf.minimum(tf.cast(length, tf.int64), (longest + multiple - 1) // multiple * multiple)
-        dense = ragged.to_tensor(default_value=default, shape=tf.stack([ragged.nrows(), length]))
-    return dense, tf.sequence_mask(ragged.row_lengths(), length)
-
-
 def _finish(batches):
     """Prefetches, and makes a multi-worker strategy split every global batch between the
     workers (DATA sharding) rather than give each worker its own files: the batches, and so
@@ -131,7 +102,7 @@ def _document_stream(lines, tokenizer, window, shuffle, seed):
 
     def tokenize(strings):
         pieces = tokenizer(strings)
-        return tf.concat([pieces, _column(pieces, tokenizer.sep_id)], axis=1).flat_values
+        return tf.concat([pieces, packing.column(pieces, tokenizer.sep_id)], axis=1).flat_values
 
     windows = lines.batch(256).map(tokenize, num_parallel_calls=AUTOTUNE)
     windows = windows.rebatch(window, drop_remainder=True)
@@ -223,8 +194,8 @@ def masked_lm_dataset(
     shape = [None, sequence_length]
 
     def tokenize(strings):
-        pieces = _wrap(tokenizer(strings), tokenizer.cls_id, tokenizer.sep_id, sequence_length)
-        token_ids, padding_mask = _pad(pieces, sequence_length, tokenizer.pad_id)
+        pieces = packing.frame(tokenizer(strings), tokenizer.cls_id, tokenizer.sep_id, sequence_length)
+        token_ids, padding_mask = packing.pad(pieces, sequence_length, tokenizer.pad_id)
         return tf.ensure_shape(token_ids, shape), tf.ensure_shape(padding_mask, shape)
 
     def frame(windows):
@@ -411,25 +382,9 @@ def classification_dataset(
     ds = tf.data.Dataset.from_tensor_slices((inputs, tf.constant(labels, tf.int32)))
     if shuffle:
         ds = ds.shuffle(len(texts), seed=seed)
-    cls, sep = tokenizer.cls_id, tokenizer.sep_id
-
     def pack(inputs, labels):
-        if text_pairs is None:
-            pieces = _wrap(tokenizer(inputs), cls, sep, sequence_length)
-        else:
-            a, b = tf_text.RoundRobinTrimmer(sequence_length - 3).trim(
-                [tokenizer(inputs[0]), tokenizer(inputs[1])]
-            )
-            first = _wrap(a, cls, sep, sequence_length)
-            second = tf.concat([b, _column(b, sep)], axis=1)
-            pieces = tf.concat([first, second], axis=1)
-            segments = tf.concat([tf.zeros_like(first), tf.ones_like(second)], axis=1)
-        token_ids, padding_mask = _pad(
-            pieces, sequence_length, tokenizer.pad_id, pad_to_multiple_of
-        )
-        x = {"token_ids": token_ids, "padding_mask": padding_mask}
-        if text_pairs is not None:
-            x["segment_ids"] = _pad(segments, sequence_length, 0, pad_to_multiple_of)[0]
+        texts, pairs = inputs if text_pairs is not None else (inputs, None)
+        x = packing.pack_texts(tokenizer, texts, sequence_length, pairs, pad_to_multiple_of)
         return x, labels, tf.ones_like(labels, tf.float32)
 
     return _finish(ds.batch(batch_size).map(pack, num_parallel_calls=AUTOTUNE))
@@ -449,18 +404,6 @@ def _ragged_words(token_lists, name="token_lists"):
         flat.extend(words)
     lengths = [len(words) for words in token_lists]
     return tf.RaggedTensor.from_row_lengths(tf.constant(flat, tf.string), lengths)
-
-
-def _word_pieces(words, tokenizer):
-    """Ragged `(batch, words)` -> ragged `(batch, words, pieces)`. A word that yields no piece
-    (e.g. a lone zero-width space) gets `[UNK]`, so that every word keeps a position."""
-    pieces = tokenizer(words)
-    per_word = pieces.values
-    empty = tf.cast(per_word.row_lengths() == 0, tf.int64)
-    unknown = tf.RaggedTensor.from_row_lengths(
-        tf.fill([tf.reduce_sum(empty)], tf.constant(tokenizer.unk_id, tf.int32)), empty
-    )
-    return pieces.with_values(tf.concat([per_word, unknown], axis=1))
 
 
 def word_start_positions(token_lists, tokenizer, sequence_length=128):
@@ -486,12 +429,8 @@ def word_start_positions(token_lists, tokenizer, sequence_length=128):
     knlm.data.word_start_positions([["Hello", "Kerasnlm"]], tokenizer)  # [[1, 2]]
     ```
     """
-    pieces = _word_pieces(_ragged_words(token_lists), tokenizer)
-    positions = []
-    for counts in pieces.row_lengths(axis=2).to_list():
-        starts = np.concatenate([[1], 1 + np.cumsum(counts)[:-1]]) if counts else []
-        positions.append([int(p) if p < sequence_length - 1 else -1 for p in starts])
-    return positions
+    pieces = packing.word_pieces(_ragged_words(token_lists), tokenizer)
+    return packing.word_start_positions(pieces, sequence_length).to_list()
 
 
 def token_classification_dataset(
@@ -570,17 +509,17 @@ def token_classification_dataset(
         ds = ds.shuffle(len(token_lists), seed=seed)
 
     def pack(words, word_tags):
-        pieces = _word_pieces(words, tokenizer)
+        pieces = packing.word_pieces(words, tokenizer)
         per_word = pieces.values
         first = tf.ragged.range(per_word.row_lengths()).flat_values == 0
         piece_tags = tf.repeat(word_tags.flat_values, per_word.row_lengths())
         sentence_pieces = pieces.merge_dims(1, 2)
         labels = sentence_pieces.with_flat_values(tf.where(first, piece_tags, 0))
         weights = sentence_pieces.with_flat_values(tf.cast(first, tf.float32))
+
         def frame(x, start, end):
-            return _pad(
-                _wrap(x, start, end, sequence_length), sequence_length, 0, pad_to_multiple_of
-            )
+            framed = packing.frame(x, start, end, sequence_length)
+            return packing.pad(framed, sequence_length, 0, pad_to_multiple_of)
 
         token_ids, padding_mask = frame(sentence_pieces, tokenizer.cls_id, tokenizer.sep_id)
         x = {"token_ids": token_ids, "padding_mask": padding_mask}
@@ -655,18 +594,18 @@ def seq2seq_dataset(
         ds = ds.shuffle(len(sources), seed=seed)
 
     def pack(sources, targets):
-        source = _wrap(tokenizer(sources), tokenizer.cls_id, tokenizer.sep_id, sequence_length)
+        source = packing.frame(tokenizer(sources), tokenizer.cls_id, tokenizer.sep_id, sequence_length)
         target = target_tokenizer(targets)[:, : target_sequence_length - 1]
-        decoder_inputs = tf.concat([_column(target, target_tokenizer.cls_id), target], axis=1)
-        labels = tf.concat([target, _column(target, target_tokenizer.sep_id)], axis=1)
+        decoder_inputs = tf.concat([packing.column(target, target_tokenizer.cls_id), target], axis=1)
+        labels = tf.concat([target, packing.column(target, target_tokenizer.sep_id)], axis=1)
         multiple = pad_to_multiple_of
-        encoder_token_ids, encoder_padding_mask = _pad(
+        encoder_token_ids, encoder_padding_mask = packing.pad(
             source, sequence_length, tokenizer.pad_id, multiple
         )
-        decoder_token_ids, decoder_padding_mask = _pad(
+        decoder_token_ids, decoder_padding_mask = packing.pad(
             decoder_inputs, target_sequence_length, target_tokenizer.pad_id, multiple
         )
-        y, weights = _pad(labels, target_sequence_length, target_tokenizer.pad_id, multiple)
+        y, weights = packing.pad(labels, target_sequence_length, target_tokenizer.pad_id, multiple)
         x = {
             "encoder_token_ids": encoder_token_ids,
             "encoder_padding_mask": encoder_padding_mask,

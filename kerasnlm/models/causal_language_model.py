@@ -109,17 +109,20 @@ class CausalLanguageModel(Task):
             model=self,
         )
 
-    def _compiled_generate(self, sampler, stop_token_ids, use_cache):
+    def generate_loop(self, sampler, stop_token_ids, use_cache=True):
+        """The decoding loop as a plain function `(token_ids, prompt_mask, start) -> ids`:
+        `generate` XLA-compiles it, `kerasnlm.export` traces it into a SavedModel."""
+
         def generate(token_ids, prompt_mask, start):
             return self._generate_ids(
                 token_ids, prompt_mask, start, sampler, stop_token_ids, use_cache
             )
 
-        return generation.compile_loop(generate)
+        return generate
 
     def generate(
         self, prompts, max_length=None, sampler="top_k", tokenizer=None, use_cache=True,
-        stop_at_end=True,
+        stop_at_end=True, truncate=False,
     ):
         """Continues each prompt until `max_length` tokens or the end-of-text token (`[SEP]`).
 
@@ -133,6 +136,11 @@ class CausalLanguageModel(Task):
             tokenizer: overrides the model's tokenizer.
             use_cache: decode with the key/value cache (set False only to check it).
             stop_at_end: stop a row at the end-of-text token (`[SEP]`; needs a tokenizer).
+            truncate: keep the first `max_length - 1` pieces of a longer string prompt (as an
+                exported model does), instead of raising.
+
+        An empty string prompt starts from the end-of-text token `[SEP]`, which separates
+        documents in the causal-LM pipeline: the model writes a new text.
 
         Returns:
             list of str when prompts are strings, else an int32 numpy array
@@ -150,7 +158,10 @@ class CausalLanguageModel(Task):
         if strings:
             if tokenizer is None:
                 raise ValueError("String prompts need a tokenizer: pass `tokenizer=`.")
-            rows = [list(map(int, row)) for row in tokenizer(list(prompts)).to_list()]
+            rows = [list(map(int, row)) or [tokenizer.sep_id]
+                    for row in tokenizer(list(prompts)).to_list()]
+            if truncate:
+                rows = [row[: max_length - 1] for row in rows]
         else:
             prompts = np.asarray(prompts)
             check_integer_dtype(prompts, "prompts")
@@ -184,9 +195,9 @@ class CausalLanguageModel(Task):
         # One compiled function per sampler configuration and setting, reused across calls.
         key = (*generation.sampler_key(sampler), end_id, use_cache)
         if key not in self._generate_functions:
-            self._generate_functions[key] = self._compiled_generate(
+            self._generate_functions[key] = generation.compile_loop(self.generate_loop(
                 sampler, None if end_id is None else (end_id,), use_cache
-            )
+            ))
         generate = self._generate_functions[key]
         lengths = np.array([len(row) for row in rows])
         if isinstance(sampler, keras_hub.samplers.BeamSampler):

@@ -262,7 +262,10 @@ class Seq2SeqTransformer(Task):
         cache = {"self": self_cache, "cross": cache["cross"], "source_mask": cache["source_mask"]}
         return generation.restrict_logits(logits, allowed), hidden[:, 0], cache
 
-    def _compiled_generate(self, sampler, stop_token_ids):
+    def generate_loop(self, sampler, stop_token_ids):
+        """The decoding loop as a plain function `(source_ids, prompt) -> ids`: `generate`
+        XLA-compiles it, `kerasnlm.export` traces it into a SavedModel."""
+
         def generate(source_ids, prompt):
             source_mask = ops.cast(ops.not_equal(source_ids, 0), "int32")
             encoded = self.backbone.encode(source_ids, source_mask)
@@ -282,7 +285,7 @@ class Seq2SeqTransformer(Task):
                 mask=ops.not_equal(prompt, 0), stop_token_ids=stop_token_ids, model=self,
             )
 
-        return generation.compile_loop(generate)
+        return generate
 
     def generate(
         self, sources, max_length=None, sampler="greedy", stop_at_end=True, truncate=False,
@@ -346,9 +349,9 @@ class Seq2SeqTransformer(Task):
 
         key = (*generation.sampler_key(sampler), end_id)
         if key not in self._generate_functions:
-            self._generate_functions[key] = self._compiled_generate(
+            self._generate_functions[key] = generation.compile_loop(self.generate_loop(
                 sampler, None if end_id is None else (end_id,)
-            )
+            ))
         generated = ops.convert_to_numpy(
             self._generate_functions[key](source_ids.astype("int32"), prompt)
         ).copy()

@@ -1,7 +1,6 @@
-import re
-
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 from seqeval.metrics import classification_report
 from seqeval.metrics.sequence_labeling import get_entities
@@ -114,8 +113,10 @@ class TokenClassifier(Task):
     def predict(self, x, *args, **kwargs):
         if not is_texts(x):
             return super().predict(x, *args, **kwargs)
-        spans = [[m.span() for m in re.finditer(r"\S+", text)] for text in x]
-        words = [[text[a:b] for a, b in text_spans] for text, text_spans in zip(x, spans)]
+        # The words and offsets the exported model finds too (`kerasnlm.export`).
+        words, starts, ends = data.split_words_with_offsets(tf.constant(list(x), tf.string))
+        words = [[word.decode("utf-8") for word in row] for row in words.to_list()]
+        spans = [list(zip(a, b)) for a, b in zip(starts.to_list(), ends.to_list())]
         results = []
         for text, text_spans, word_tags in zip(x, spans, self.predict_word_tags(words)):
             results.append(
