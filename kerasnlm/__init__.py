@@ -2,6 +2,7 @@
 
 from kerasnlm import data
 from kerasnlm import distribute
+from kerasnlm import export
 from kerasnlm import layers
 from kerasnlm import models
 from kerasnlm import tokenizers

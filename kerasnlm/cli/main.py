@@ -55,6 +55,35 @@ def _parser():
             "float32); same as --set precision=...",
         )
 
+    export = commands.add_parser(
+        "export",
+        help="write a saved model as a SavedModel that serves raw strings without kerasnlm",
+    )
+    export.add_argument(
+        "--model", required=True,
+        help="a .keras model, or a finetune output folder (its best.keras)",
+    )
+    export.add_argument("--output", required=True, help="the SavedModel folder to write")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    export.add_argument(
+        "--max-length", type=int, help="generating models: the longest output, in pieces"
+    )
+    export.add_argument(
+        "--labels", help="comma-separated class or tag names, in id order (default: the model's)"
+    )
+
+    predict = commands.add_parser(
+        "predict",
+        help="answer texts with an export, a .keras model or a finetune output folder (JSON lines)",
+    )
+    predict.add_argument("--model", required=True, help="a SavedModel folder, .keras file or "
+                         "finetune output folder")
+    predict.add_argument("--signature", help="the signature to call (default: the main one)")
+    predict.add_argument("--batch-size", type=int, default=32)
+    predict.add_argument(
+        "texts", nargs="*", help="the texts; none: one a line on standard input"
+    )
+
     split = commands.add_parser(
         "split", help="shuffle a one-example-a-line file into train.txt and held-out parts"
     )
@@ -110,6 +139,26 @@ def main(argv=None):
             files = split_lines(args.path, args.output_dir, holdout, args.seed, header=args.header)
             for name, path in files.items():
                 print(f"{name}: {path}")
+        elif args.command == "export":
+            from kerasnlm.export import export_saved_model
+            from kerasnlm.export.serving import Predictor
+
+            model = Predictor.load_keras_model(args.model)
+            labels = args.labels.split(",") if args.labels else None
+            path = export_saved_model(
+                model, path=args.output, labels=labels, overwrite=args.overwrite,
+                max_length=args.max_length,
+            )
+            print(path)
+        elif args.command == "predict":
+            import json
+
+            from kerasnlm.export.serving import Predictor
+
+            texts = args.texts or [line.rstrip("\r\n") for line in sys.stdin]
+            predictor = Predictor(args.model, signature=args.signature)
+            for row in predictor(texts, batch_size=args.batch_size):
+                print(json.dumps(row, ensure_ascii=False))
         elif args.command == "finetune":
             import json
 
@@ -119,7 +168,7 @@ def main(argv=None):
             _, results = finetune(FinetuneConfig.from_file(args.config, **_overrides(args)))
             scores = {split: results[split] for split in ("dev", "test") if split in results}
             print(json.dumps(scores, indent=2))
-    except (ValueError, TypeError, FileNotFoundError, yaml.YAMLError) as error:
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, yaml.YAMLError) as error:
         print(f"kerasnlm {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0
