@@ -1,5 +1,6 @@
 """kerasnlm: build, pretrain and fine-tune Transformer language models with Keras 3."""
 
+from kerasnlm import analysis
 from kerasnlm import data
 from kerasnlm import distribute
 from kerasnlm import export

@@ -25,7 +25,9 @@ def public_classes():
         kerasnlm.training.LayerwiseDecayAdamW, id="kerasnlm.training.LayerwiseDecayAdamW"
     )
     for function in (kerasnlm.training.pretrain, kerasnlm.training.finetune,
-                     kerasnlm.data.split_lines, kerasnlm.export.export_saved_model):
+                     kerasnlm.data.split_lines, kerasnlm.export.export_saved_model,
+                     kerasnlm.analysis.nearest_neighbors, kerasnlm.analysis.embedding_drift,
+                     kerasnlm.analysis.semantic_search):
         yield pytest.param(function, id=f"{function.__module__}.{function.__name__}")
 
 

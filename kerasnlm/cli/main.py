@@ -84,6 +84,21 @@ def _parser():
         "texts", nargs="*", help="the texts; none: one a line on standard input"
     )
 
+    drift = commands.add_parser(
+        "drift", help="print which token embeddings moved most between two saved models",
+    )
+    drift.add_argument("--before", required=True, help="a .keras backbone or model (e.g. "
+                       "a pretraining run's backbone.keras)")
+    drift.add_argument("--after", required=True, help="a .keras model or finetune output "
+                       "folder (its best.keras) of the same vocabulary")
+    drift.add_argument("--texts", help="count tokens in this file (.tsv: its text column; "
+                       ".conll: its words; else one text a line) and rank tokens seen there")
+    drift.add_argument("--text-column", default="sentence", help="the .tsv column of the texts")
+    drift.add_argument("--vocabulary", help="vocab.txt, when neither model holds a tokenizer")
+    drift.add_argument("--top", type=int, default=20, help="rows to print")
+    drift.add_argument("--min-count", type=int, default=1, help="with --texts: fewest uses")
+    drift.add_argument("--plot", help="also write the PNG plot here")
+
     split = commands.add_parser(
         "split", help="shuffle a one-example-a-line file into train.txt and held-out parts"
     )
@@ -159,6 +174,10 @@ def main(argv=None):
             predictor = Predictor(args.model, signature=args.signature)
             for row in predictor(texts, batch_size=args.batch_size):
                 print(json.dumps(row, ensure_ascii=False))
+        elif args.command == "drift":
+            from kerasnlm.cli.drift import drift
+
+            print(drift(args))
         elif args.command == "finetune":
             import json
 

@@ -218,7 +218,7 @@ class TransformerBackbone(Model):
 
     def encode(
         self, token_ids, padding_mask=None, use_causal_mask=False, cache=None, cache_index=0,
-        segment_ids=None, training=None,
+        segment_ids=None, training=None, return_attention_scores=False,
     ):
         """Runs the backbone's layers; what the Functional graph and every model built on the
         backbone call, so they all share these layers.
@@ -232,10 +232,16 @@ class TransformerBackbone(Model):
             cache_index: position of `token_ids[:, 0]` when decoding with `cache`.
             segment_ids: int `(batch, length)`, or None for segment 0 everywhere (ignored
                 without `num_segments`).
+            return_attention_scores: also return each block's attention weights (without a
+                cache), for inspection (`kerasnlm.analysis.attention_maps`).
 
         Returns:
-            float32 `(batch, length, hidden_dim)`, and the updated cache when `cache` is given.
+            float32 `(batch, length, hidden_dim)`; and the updated cache when `cache` is given,
+            or the list of float32 `(batch, num_heads, length, length)` attention weights of
+            every block with `return_attention_scores`.
         """
+        if cache is not None and return_attention_scores:
+            raise ValueError("`return_attention_scores` is not supported with a `cache`.")
         if cache is not None and padding_mask is not None:
             raise ValueError("`padding_mask` is not supported with a key/value `cache`.")
         x = self.embedding(token_ids, start_index=cache_index)
@@ -251,9 +257,15 @@ class TransformerBackbone(Model):
         if self.embedding_norm is not None:
             x = self.embedding_norm(x)
         x = self.embedding_dropout(x, training=training)
-        layer_caches = []
+        layer_caches, scores = [], []
         for i, encoder in enumerate(self.encoder_layers):
-            if cache is None:
+            if return_attention_scores:
+                x, layer_scores = encoder(
+                    x, padding_mask=padding_mask, use_causal_mask=use_causal_mask,
+                    training=training, return_attention_scores=True,
+                )
+                scores.append(layer_scores)
+            elif cache is None:
                 x = encoder(
                     x, padding_mask=padding_mask, use_causal_mask=use_causal_mask,
                     training=training,
@@ -264,6 +276,8 @@ class TransformerBackbone(Model):
         if self.final_norm is not None:
             x = self.final_norm(x)
         x = ops.cast(x, "float32")
+        if return_attention_scores:
+            return x, scores
         if cache is None:
             return x
         return x, ops.stack(layer_caches, axis=1)
