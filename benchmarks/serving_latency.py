@@ -100,7 +100,8 @@ def main():
     print("|---|---|---|---|")
     for name, (p50, p95, rate) in results.items():
         print(f"| {name} | {p50:.1f} | {p95:.1f} | {rate:.0f} |")
-    served_rate, keras_rate = results["SavedModel serving_default"][2], results["classifier.predict"][2]
+    served_rate = results["SavedModel serving_default"][2]
+    keras_rate = results["classifier.predict"][2]
     p50_ratio = results["classifier.predict"][0] / results["SavedModel serving_default"][0]
     print(f"SavedModel vs predict: batch-1 p50 {p50_ratio:.2f}x faster, batch-32 throughput "
           f"{served_rate / keras_rate:.2f}x")

@@ -37,7 +37,9 @@ def attention_maps(model, tokenizer, text, pad_to=None):
     ids, mask = x["token_ids"].numpy(), x["padding_mask"].numpy()
     if pad_to is not None:
         if pad_to < ids.shape[1]:
-            raise ValueError(f"`pad_to` ({pad_to}) is shorter than the text ({ids.shape[1]} pieces).")
+            raise ValueError(
+                f"`pad_to` ({pad_to}) is shorter than the text ({ids.shape[1]} pieces)."
+            )
         ids = np.pad(ids, [(0, 0), (0, pad_to - ids.shape[1])])
         mask = np.pad(mask, [(0, 0), (0, pad_to - mask.shape[1])])
     _, scores = backbone.encode(

@@ -109,7 +109,8 @@ class DriftReport:
             lines.append(
                 f"| {row['token']} | {count} | {row['cosine_change']:.3g} | "
                 f"{row['l2_shift']:.3g} | {row['neighbors_changed']:.0%} | "
-                f"{', '.join(row['neighbors_before'][:5])} | {', '.join(row['neighbors_after'][:5])} |"
+                f"{', '.join(row['neighbors_before'][:5])} | "
+                f"{', '.join(row['neighbors_after'][:5])} |"
             )
         return "\n".join(lines)
 

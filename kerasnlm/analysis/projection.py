@@ -29,7 +29,9 @@ def project(vectors, method="pca", seed=0):
         try:
             import umap
         except ModuleNotFoundError:
-            raise ModuleNotFoundError("`method='umap'` needs umap-learn: `pip install umap-learn`.") from None
+            raise ModuleNotFoundError(
+                "`method='umap'` needs umap-learn: `pip install umap-learn`."
+            ) from None
         return umap.UMAP(n_components=2, random_state=seed).fit_transform(vectors)
     raise ValueError(f"`method` must be one of {METHODS}; received {method!r}.")
 

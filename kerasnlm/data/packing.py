@@ -40,7 +40,8 @@ def pad(ragged, length, value=0, multiple=None):
         dense = ragged.to_tensor(default_value=default, shape=[None, length])
     else:
         longest = tf.reduce_max(ragged.row_lengths())
-        length = tf.minimum(tf.cast(length, tf.int64), (longest + multiple - 1) // multiple * multiple)
+        rounded = (longest + multiple - 1) // multiple * multiple
+        length = tf.minimum(tf.cast(length, tf.int64), rounded)
         dense = ragged.to_tensor(default_value=default, shape=tf.stack([ragged.nrows(), length]))
     return dense, tf.sequence_mask(ragged.row_lengths(), length)
 

@@ -59,9 +59,13 @@ class Servable:
                 f"the model's ({model.backbone.vocabulary_size})."
             )
         if labels is not None:
-            raise ValueError(f"`labels` are for classifiers and taggers, not a {type(model).__name__}.")
+            raise ValueError(
+                f"`labels` are for classifiers and taggers, not a {type(model).__name__}."
+            )
         if max_length is not None:
-            raise ValueError(f"`max_length` is for generating models, not a {type(model).__name__}.")
+            raise ValueError(
+                f"`max_length` is for generating models, not a {type(model).__name__}."
+            )
         self.model = model
         self.tokenizer = tokenizer
 
@@ -211,7 +215,8 @@ class TaggerServable(Servable):
         # An entity ending at i began at the latest start before i (seqeval's begin_offset,
         # 0 before any start): a start can replace an open one without ending it.
         earlier = tf.math.cumsum(tf.cast(starts, tf.int32), axis=1, exclusive=True)
-        start_positions = tf.pad(tf.ragged.boolean_mask(positions, starts).to_tensor(0), [[0, 0], [0, 1]])
+        start_positions = tf.ragged.boolean_mask(positions, starts).to_tensor(0)
+        start_positions = tf.pad(start_positions, [[0, 0], [0, 1]])  # never an empty axis
         begins = tf.where(
             earlier > 0, tf.gather(start_positions, tf.maximum(earlier - 1, 0), batch_dims=1), 0
         )
@@ -387,7 +392,8 @@ class TranslatorServable(GeneratingServable):
             tf.zeros([batch, self.max_length - 1], tf.int32),
         ], axis=1)
         generated = tf.cast(self.loops[sampler](source, prompt), tf.int32)
-        generated = blank_after_end(generated, tf.ones([batch], tf.int32), self.target_tokenizer.sep_id)
+        end = self.target_tokenizer.sep_id
+        generated = blank_after_end(generated, tf.ones([batch], tf.int32), end)
         return {"text": self.target_tokenizer.detokenize(generated, skip_special_tokens=True)}
 
     def signatures(self):

@@ -28,7 +28,9 @@ class Predictor:
         if os.path.isdir(path) and os.path.exists(os.path.join(path, "saved_model.pb")):
             metadata_file = os.path.join(path, "assets", METADATA_FILE)
             if not os.path.exists(metadata_file):
-                raise ValueError(f"{path} is a SavedModel but not a kerasnlm export (no {METADATA_FILE}).")
+                raise ValueError(
+                    f"{path} is a SavedModel but not a kerasnlm export (no {METADATA_FILE})."
+                )
             with open(metadata_file, encoding="utf-8") as f:
                 self.metadata = json.load(f)
             import tensorflow_text  # noqa: F401  (the tokenizer's ops)

@@ -163,7 +163,8 @@ class Task(Model):
         if getattr(self, "_recipe", None) is not None:
             arguments = inspect.signature(keras.Model.fit).bind(self, *args, **kwargs)
             arguments.apply_defaults()
-            self._plan_learning_rate(**{k: v for k, v in arguments.arguments.items() if k != "self"})
+            del arguments.arguments["self"]
+            self._plan_learning_rate(**arguments.arguments)
         history = super().fit(*args, **kwargs)
         if int(self.optimizer.iterations):
             # Trained weights now: a model built on this backbone next fine-tunes them.

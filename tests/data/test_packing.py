@@ -35,5 +35,6 @@ def test_pack_words_marks_where_each_word_starts(tokenizer):
         [["Hello", "Kerasnlm", "!"], []], tokenizer, sequence_length=4
     )
     ids = x["token_ids"].numpy()
-    assert ids[0, 0] == tokenizer.cls_id and ids[1, :2].tolist() == [tokenizer.cls_id, tokenizer.sep_id]
+    assert ids[0, 0] == tokenizer.cls_id
+    assert ids[1, :2].tolist() == [tokenizer.cls_id, tokenizer.sep_id]  # an empty sentence
     assert starts.to_list()[0][-1] == -1  # cut off by the sequence length

@@ -29,8 +29,8 @@ def test_entities_follow_seqeval_on_random_tag_sequences(tokenizer):
     for i, length in enumerate(lengths):
         expected = get_entities([TAGS[t] for t in ids[i, :length]])
         ours = [
-            (served.types[k], f, l)
-            for k, f, l in zip(kinds[i].numpy(), first[i].numpy(), last[i].numpy())
+            (served.types[kind], start, end)
+            for kind, start, end in zip(kinds[i].numpy(), first[i].numpy(), last[i].numpy())
         ]
         assert ours == expected, [TAGS[t] for t in ids[i, :length]]
 
