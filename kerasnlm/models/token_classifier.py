@@ -97,9 +97,11 @@ class TokenClassifier(Task):
             raise ValueError("Word-level prediction needs the classifier's `tokenizer` and `tags`.")
         length = self.backbone.sequence_length
         dummy_tags = [[self.tags[0]] * len(words) for words in token_lists]
+        # Each batch padded to its longest sentence (rounded up to 8, as an export pads), not
+        # to the backbone's `sequence_length`, which is 512 for a BERT checkpoint.
         batches = data.token_classification_dataset(
             token_lists, dummy_tags, self.tokenizer, self.tags, sequence_length=length,
-            batch_size=batch_size, shuffle=False,
+            batch_size=batch_size, pad_to_multiple_of=8, shuffle=False,
         ).map(lambda inputs, labels, weights: inputs)
         predictions = np.argmax(
             ops.convert_to_numpy(super().predict(batches, verbose=0)), axis=-1
