@@ -114,7 +114,7 @@ def export_saved_model(
 
 
 def _describe(tensor):
-    return {"dtype": tensor.dtype.name, "shape": [d for d in tensor.shape.as_list()]}
+    return {"dtype": tensor.dtype.name, "shape": tensor.shape.as_list()}
 
 
 def _write_assets(folder, served, contract):
