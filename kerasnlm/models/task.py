@@ -166,10 +166,15 @@ class Task(Model):
             del arguments.arguments["self"]
             self._plan_learning_rate(**arguments.arguments)
         history = super().fit(*args, **kwargs)
-        if int(self.optimizer.iterations):
+        if self._steps_taken():
             # Trained weights now: a model built on this backbone next fine-tunes them.
             self.backbone.pretrained = True
         return history
+
+    def _steps_taken(self):
+        # Through numpy: under a tf.distribute strategy the counter is a MirroredVariable,
+        # which `int()` does not take.
+        return int(keras.ops.convert_to_numpy(self.optimizer.iterations))
 
     def _plan_learning_rate(
         self, x, batch_size, epochs, initial_epoch, steps_per_epoch, validation_split, verbose,
@@ -180,7 +185,7 @@ class Task(Model):
         from kerasnlm.training import recipes
 
         current = recipes.current_schedule(self.optimizer)
-        iterations = int(self.optimizer.iterations)
+        iterations = self._steps_taken()
         planned = (
             current is not None and current.end_step is not None
             and iterations < current.end_step

@@ -175,3 +175,36 @@ def test_entry_points_and_backup_under_a_mirrored_strategy(tmp_path):
     output = run_script(tmp_path, ENTRY_POINTS)
     for check in ("pretrain", "finetune", "backup"):
         assert f"OK {check}" in output, output
+
+
+RECIPE = """
+import numpy as np
+import keras
+import kerasnlm as knlm
+from kerasnlm.training import recipes
+
+mirrored = knlm.distribute.get_strategy("mirrored")
+assert mirrored.num_replicas_in_sync == 2
+with mirrored.scope():
+    backbone = knlm.models.TransformerBackbone(
+        vocabulary_size=60, sequence_length=8, num_layers=1, num_heads=2, hidden_dim=16,
+        intermediate_dim=32)
+    backbone.pretrained = True
+    model = knlm.models.SequenceClassifier(backbone, num_classes=2)
+    model.compile()
+rng = np.random.default_rng(0)
+x = {"token_ids": rng.integers(5, 60, size=(32, 8)).astype("int32"),
+     "padding_mask": np.ones((32, 8), "int32")}
+data = tf.data.Dataset.from_tensor_slices((x, np.arange(32) % 2)).batch(8)
+model.fit(data, epochs=2, verbose=0)
+schedule = recipes.current_schedule(model.optimizer)
+assert (schedule.total_steps, schedule.warmup_steps, schedule.decay) == (8, 1, "linear"), schedule
+assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 8
+model.fit(data, epochs=1, verbose=0)  # the plan ran out: a new one from step 8
+assert recipes.current_schedule(model.optimizer).start_step == 8
+print("OK recipe")
+"""
+
+
+def test_the_fine_tuning_recipe_is_planned_under_a_mirrored_strategy(tmp_path):
+    assert "OK recipe" in run_script(tmp_path, RECIPE)
