@@ -4,6 +4,7 @@ import warnings
 
 import keras
 import keras_hub
+import tensorflow as tf
 
 from kerasnlm.models.losses import WeightedCrossEntropy
 from kerasnlm.models.model import Model
@@ -160,6 +161,11 @@ class Task(Model):
         )
 
     def fit(self, *args, **kwargs):
+        x = args[0] if args else kwargs.get("x")
+        if isinstance(x, tf.data.Dataset) and len(args) < 9 and "shuffle" not in kwargs:
+            # A dataset shuffles itself (kerasnlm's pipelines do, seeded); Keras ignores
+            # `shuffle` for one but warns about its default on every `fit`.
+            kwargs["shuffle"] = False
         if getattr(self, "_recipe", None) is not None:
             arguments = inspect.signature(keras.Model.fit).bind(self, *args, **kwargs)
             arguments.apply_defaults()

@@ -12,4 +12,5 @@ from kerasnlm.training.recipes import RECIPES
 from kerasnlm.training.recipes import Recipe
 from kerasnlm.training.optimizers import LayerwiseDecayAdamW
 from kerasnlm.training.finetune import FinetuneConfig
+from kerasnlm.training.finetune import evaluate_file
 from kerasnlm.training.finetune import finetune

@@ -3,12 +3,22 @@
 import dataclasses
 import json
 import os
+import sys
 
 from kerasnlm.distribute.precision import PRECISIONS
 from kerasnlm.distribute.precision import resolve_precision
 from kerasnlm.distribute.strategies import KINDS
 from kerasnlm.distribute.strategies import get_strategy
 from kerasnlm.models import TransformerBackbone
+
+
+def fit_verbosity(verbose="auto"):
+    """`fit`'s `verbose` for a run's setting: `"auto"` is a live progress bar (1) on a terminal
+    or in Jupyter and one line an epoch (2) when the output goes to a file or a pipe, where a
+    bar's redraws would pile up in the log."""
+    if verbose != "auto":
+        return verbose
+    return 1 if sys.stdout.isatty() or "ipykernel" in sys.modules else 2
 
 
 class FileConfig:

@@ -31,10 +31,17 @@ from kerasnlm.tokenizers import WordPieceTokenizer
 from kerasnlm.training import recipes
 from kerasnlm.training.config import BackboneSettings
 from kerasnlm.training.config import FileConfig
+from kerasnlm.training.config import fit_verbosity
 from kerasnlm.training.config import RunSettings
 from kerasnlm.training.optimizers import LayerwiseDecayAdamW
 
-TASKS = ("classification", "token_classification", "seq2seq")
+# The task model each task trains.
+TASK_MODELS = {
+    "classification": SequenceClassifier,
+    "token_classification": TokenClassifier,
+    "seq2seq": Seq2SeqTransformer,
+}
+TASKS = tuple(TASK_MODELS)
 # What "best" means for each task: the dev score ModelCheckpoint keeps the best of.
 MONITORS = {
     "classification": ("val_accuracy", "max"),
@@ -320,6 +327,56 @@ def evaluate_task(config, model, inputs, targets, tokenizer, target_tokenizer, n
     return scores
 
 
+# The settings that say how a task file is read and batched (the rest size and train a model).
+READING = ("text_column", "label_column", "text_pair_column", "batch_size", "pad_to_multiple_of",
+           "sequence_length", "target_sequence_length", "bleu_examples")
+
+
+def evaluate_file(model, path, **settings):
+    """A saved task model's scores on one file of its task's format (`kerasnlm evaluate`).
+
+    Args:
+        model: a `SequenceClassifier`, `TokenClassifier` or `Seq2SeqTransformer` holding its
+            tokenizer (and its class or tag names), as `finetune` saves them.
+        path: a TSV, CoNLL or `source<TAB>target` file, as `finetune` reads.
+        **settings: the `FinetuneConfig` settings that say how to read and batch the file
+            (`READING`: `text_column`, `label_column`, `batch_size`, `sequence_length`, ...);
+            `sequence_length` defaults to the backbone's.
+
+    Returns:
+        The scores `finetune` reports for a split: loss and accuracy; plus entity precision,
+        recall and F1; or BLEU.
+    """
+    task = next((name for name, cls in TASK_MODELS.items() if isinstance(model, cls)), None)
+    if task is None:
+        raise TypeError(
+            f"`model` must be one of {[cls.__name__ for cls in TASK_MODELS.values()]}; "
+            f"received a {type(model).__name__}."
+        )
+    unknown = sorted(set(settings) - set(READING))
+    if unknown:
+        raise ValueError(f"Unknown settings for evaluation: {unknown} (known: {list(READING)}).")
+    if model.tokenizer is None:
+        raise ValueError(f"The {type(model).__name__} holds no tokenizer to read {path} with.")
+    settings = {key: value for key, value in settings.items() if value is not None}
+    settings.setdefault("sequence_length", model.backbone.sequence_length)
+    config = FinetuneConfig(task=task, train=path, dev=path, output_dir=os.path.dirname(path),
+                            verbose=0, **settings)
+    if task == "classification":
+        names = model.labels or [str(i) for i in range(model.num_classes)]
+    elif task == "token_classification":
+        if model.tags is None:
+            raise ValueError("The TokenClassifier holds no tag names to read CoNLL tags with.")
+        names = model.tags
+    else:
+        names = None
+    inputs, targets = read_task_data(config, path)
+    if names is not None:
+        _check_names(config, names, targets, path)
+    target_tokenizer = getattr(model, "target_tokenizer", None)
+    return evaluate_task(config, model, inputs, targets, model.tokenizer, target_tokenizer, names)
+
+
 def finetune(config):
     """Fine-tunes a task model; returns `(best_model, results)`.
 
@@ -382,7 +439,7 @@ def finetune(config):
     ]
     model.fit(
         train, validation_data=dev, epochs=config.epochs, callbacks=callbacks,
-        verbose=config.verbose, shuffle=False,  # the pipeline shuffles, seeded
+        verbose=fit_verbosity(config.verbose), shuffle=False,  # the pipeline shuffles, seeded
     )
 
     with strategy.scope():

@@ -32,6 +32,7 @@ from kerasnlm.tokenizers import WordPieceTokenizer
 from kerasnlm.training.checkpoints import StepCheckpoint
 from kerasnlm.training.config import BackboneSettings
 from kerasnlm.training.config import FileConfig
+from kerasnlm.training.config import fit_verbosity
 from kerasnlm.training.config import RunSettings
 from kerasnlm.training.checkpoints import restore_latest
 from kerasnlm.training.schedules import WarmupDecay
@@ -205,7 +206,7 @@ def _train(config, model, tokenizer, files, done, checkpoints, metadata):
                 distribute.worker_path(os.path.join(config.output_dir, "logs"))
             ),
         ],
-        verbose=config.verbose,
+        verbose=fit_verbosity(config.verbose),
         shuffle=False,  # the pipeline shuffles, seeded
     )
 

@@ -132,6 +132,12 @@ def test_token_classification_from_the_command_line(tokenizer, tmp_path, capsys)
     model = keras.models.load_model(tmp_path / "ner" / "best.keras")
     assert isinstance(model, knlm.models.TokenClassifier) and "B-person" in model.tags
 
+    # `kerasnlm evaluate` on the output folder scores the kept model as the run did.
+    assert main(["evaluate", "--model", str(tmp_path / "ner"), "--data", samples.wnut17("dev")]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["entity_f1"] == pytest.approx(printed["dev"]["entity_f1"], abs=1e-9)
+    assert scores["loss"] == pytest.approx(printed["dev"]["loss"], rel=1e-5)
+
     # A dev file whose tags the training file never uses: refused, naming the tag.
     words, tags = knlm.data.read_conll(samples.wnut17("dev"))
     odd = tmp_path / "odd.conll"
@@ -159,6 +165,14 @@ def test_text_pairs_with_labels_that_read_as_ints_in_one_file_and_strs_in_anothe
     assert 0 <= results["dev"]["accuracy"] <= 1
     prediction = model.predict([texts[0]])[0]
     assert prediction["label"] in model.labels and len(prediction["probabilities"]) == 3
+    # evaluate_file reads the file with the run's columns and scores it as the run did.
+    scores = knlm.training.evaluate_file(
+        model, str(tmp_path / "dev.tsv"), text_pair_column="second", sequence_length=48)
+    assert scores["accuracy"] == pytest.approx(results["dev"]["accuracy"], abs=1e-9)
+    with pytest.raises(ValueError, match="Unknown settings for evaluation: \\['epochs'\\]"):
+        knlm.training.evaluate_file(model, str(tmp_path / "dev.tsv"), epochs=2)
+    with pytest.raises(TypeError, match="received a TransformerBackbone"):
+        knlm.training.evaluate_file(model.backbone, str(tmp_path / "dev.tsv"))
 
 
 def test_seq2seq_reports_bleu_on_dev(tmp_path):
