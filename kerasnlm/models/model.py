@@ -44,7 +44,9 @@ class Model(keras.Model):
         indexes a table (see `kerasnlm.utils.checks.validate_batch`)."""
         raise NotImplementedError
 
-    def call(self, inputs, *args, **kwargs):
+    def call(self, inputs, training=None, mask=None):
+        # `training` is named here, not left in **kwargs: Keras passes it (and so turns dropout
+        # on in `fit`) only to a `call` whose signature names it.
         # Again here: JAX's fit/evaluate/predict steps run `call` without `__call__`.
         inputs = self._with_segment_ids(inputs)
         # A Functional model casts inputs to the dtype of its `keras.Input`s: float ids would
@@ -55,10 +57,10 @@ class Model(keras.Model):
         # (its symbolic build under a tf.distribute strategy cannot see the dtypes of
         # per-replica batches).
         if keras.backend.backend() == "tensorflow" and not tf.executing_eagerly():
-            return super().call(inputs, *args, **kwargs)
+            return super().call(inputs, training=training, mask=mask)
         if isinstance(inputs, dict):
             inputs = validate_batch(inputs, self.token_id_limits())
-        return super().call(inputs, *args, **kwargs)
+        return super().call(inputs, training=training, mask=mask)
 
     def label_limit(self):
         """The number of classes, for models whose labels are class ids; else None."""
