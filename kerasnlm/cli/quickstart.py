@@ -46,8 +46,8 @@ BACKBONE = dict(num_layers=2, num_heads=4, hidden_dim=128, intermediate_dim=512,
 STEPS = 600
 EPOCHS = 2
 # The fine-tuning recipe's 1e-4 suits BERT-size checkpoints; this 2-layer, 128-wide backbone
-# learns too slowly with it in two epochs (SST-2 sample dev 0.70 with 1e-4 vs 0.72-0.74 with
-# 5e-4 after 600 pretraining steps, where a new model reaches 0.70-0.72).
+# learns too slowly with it in a few epochs (SST-2 sample dev, 3 epochs after 600 pretraining
+# steps, dropout off: 0.70 with 1e-4, 0.72-0.74 with 5e-4; a new model 0.70-0.71).
 SMALL_BACKBONE_PEAK = 5e-4
 LABELS = ["negative", "positive"]
 PROBES = ["a wonderful, moving film", "a dull, lifeless mess",
