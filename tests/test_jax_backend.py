@@ -60,8 +60,11 @@ JAX_SCRIPT = textwrap.dedent(
     # 4. fit trains (XLA via jax.jit), and .keras round-trips under JAX.
     backbone.compile(optimizer="adam", loss={"sequence_output": "mse", "pooled_output": None})
     target = {"sequence_output": np.zeros((2, 8, 16), "float32")}
-    losses = backbone.fit(inputs, target, epochs=3, verbose=0).history["loss"]
-    assert losses[-1] < losses[0], losses
+    # Compared without dropout (evaluate): the training losses carry dropout's noise.
+    before = backbone.evaluate(inputs, target, verbose=0, return_dict=True)["loss"]
+    backbone.fit(inputs, target, epochs=20, verbose=0)
+    after = backbone.evaluate(inputs, target, verbose=0, return_dict=True)["loss"]
+    assert after < before, (before, after)
     with pytest.raises(ValueError, match="outside"):
         backbone.fit({**inputs, "token_ids": inputs["token_ids"] + 100}, target, verbose=0)
     backbone.save(sys.argv[3])
