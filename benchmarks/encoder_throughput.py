@@ -21,10 +21,10 @@ import keras  # noqa: E402
 import keras_hub  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from common import cpu_description  # noqa: E402
 from keras import ops  # noqa: E402
 
 import kerasnlm as knlm  # noqa: E402
-from common import cpu_description  # noqa: E402
 
 VOCABULARY, LENGTH, BATCH, PREDICTIONS = 8000, 128, 32, 20
 SIZE = dict(num_layers=4, num_heads=4, hidden_dim=256, intermediate_dim=1024, dropout=0.1)
@@ -77,7 +77,11 @@ def build_keras_hub():
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
     outputs = backbone(
-        {"token_ids": token_ids, "padding_mask": padding_mask, "segment_ids": ops.zeros_like(token_ids)}
+        {
+            "token_ids": token_ids,
+            "padding_mask": padding_mask,
+            "segment_ids": ops.zeros_like(token_ids),
+        }
     )
     return masked_lm_model(
         token_ids, padding_mask, outputs["sequence_output"], backbone.token_embedding.embeddings
@@ -129,7 +133,10 @@ def main():
     args = parser.parse_args()
 
     print(f"CPU: {cpu_description()}")
-    print(f"tensorflow {tf.__version__}, keras {keras.__version__}, keras-hub {keras_hub.__version__}")
+    print(
+        f"tensorflow {tf.__version__}, keras {keras.__version__}, "
+        f"keras-hub {keras_hub.__version__}"
+    )
     print(f"config: {SIZE}, sequence {LENGTH}, batch {BATCH}, vocabulary {VOCABULARY}")
     batches = make_batches(args.steps + 2)
     for policy in args.policies.split(","):

@@ -20,10 +20,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from common import cpu_description  # noqa: E402
 from keras import ops  # noqa: E402
 
 import kerasnlm as knlm  # noqa: E402
-from common import cpu_description  # noqa: E402
 
 LENGTH, BATCH = 128, 32
 SIZE = dict(num_layers=4, num_heads=4, hidden_dim=256, intermediate_dim=1024, dropout=0.1)

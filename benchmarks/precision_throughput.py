@@ -19,9 +19,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from common import cpu_description  # noqa: E402
 
 import kerasnlm as knlm  # noqa: E402
-from common import cpu_description  # noqa: E402
 
 VOCABULARY, LENGTH, BATCH, PREDICTIONS = 8000, 128, 32, 20
 LAYERS, HIDDEN, HEADS, INTERMEDIATE = 4, 256, 4, 1024

@@ -32,11 +32,11 @@ import keras  # noqa: E402
 import keras_hub  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from common import cpu_description  # noqa: E402
+from common import minilm_folder  # noqa: E402
 from keras import ops  # noqa: E402
 
 import kerasnlm as knlm  # noqa: E402
-from common import cpu_description  # noqa: E402
-from common import minilm_folder  # noqa: E402
 
 SHARED_TEXT = pathlib.Path(__file__).resolve().parents[2] / "shared/data/english_text/valid.txt"
 
@@ -155,8 +155,8 @@ def main():
     if reference is None:
         print("sentence-transformers: not installed, skipped")
     else:
-        import torch
         import sentence_transformers
+        import torch
 
         print(f"sentence-transformers {sentence_transformers.__version__}, torch "
               f"{torch.__version__} ({torch.get_num_threads()} threads)")

@@ -23,10 +23,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-
-import kerasnlm as knlm  # noqa: E402
 from common import cpu_description  # noqa: E402
 from common import minilm_folder  # noqa: E402
+
+import kerasnlm as knlm  # noqa: E402
 
 SST2 = pathlib.Path(__file__).resolve().parents[2] / "shared/data/sst2"
 

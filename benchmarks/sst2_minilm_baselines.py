@@ -28,11 +28,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
-
-import kerasnlm as knlm  # noqa: E402
 from common import cpu_description  # noqa: E402
 from common import cpu_seconds  # noqa: E402
 from common import minilm_folder  # noqa: E402
+
+import kerasnlm as knlm  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SST2 = ROOT.parent / "shared/data/sst2"

@@ -24,9 +24,9 @@ import keras_hub  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_text as tf_text  # noqa: E402
 import tokenizers  # noqa: E402
+from common import cpu_description  # noqa: E402
 
 import kerasnlm as knlm  # noqa: E402
-from common import cpu_description  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_TEXT = ROOT.parent / "shared" / "data" / "english_text" / "train.txt"

@@ -87,8 +87,12 @@ JAX_SCRIPT = textwrap.dedent(
     assert y.shape == (2, 8, 16)
     s2s = knlm.models.Seq2SeqTransformer(backbone, target_sequence_length=8)
     s2s.compile()
-    batch = {"encoder_token_ids": inputs["token_ids"], "encoder_padding_mask": inputs["padding_mask"],
-             "decoder_token_ids": inputs["token_ids"], "decoder_padding_mask": inputs["padding_mask"]}
+    batch = {
+        "encoder_token_ids": inputs["token_ids"],
+        "encoder_padding_mask": inputs["padding_mask"],
+        "decoder_token_ids": inputs["token_ids"],
+        "decoder_padding_mask": inputs["padding_mask"],
+    }
     losses = s2s.fit(batch, inputs["token_ids"], epochs=3, verbose=0).history["loss"]
     assert losses[-1] < losses[0], losses
     greedy = s2s.generate(inputs["token_ids"], sampler="greedy", stop_at_end=False, start_id=2)

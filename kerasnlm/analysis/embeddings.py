@@ -6,7 +6,6 @@ import numpy as np
 from keras import ops
 
 
-
 def special_mask(tokens):
     """True for the tokens in brackets: `[PAD]`, `[CLS]`... and BERT's `[unused0]`... place
     holders, which neighbour lists and drift tables leave out."""

@@ -220,7 +220,8 @@ def _parser():
     export.add_argument("--max-length", type=int,
                         help="generating models: the longest output, in pieces")
     export.add_argument("--labels",
-                        help="comma-separated class or tag names, in id order (default: the model's)")
+                        help="comma-separated class or tag names, in id order "
+                             "(default: the model's)")
 
     predict = command(
         "predict", run_predict,

@@ -15,8 +15,8 @@ Everything it writes goes to `output_dir`, with `quickstart.json` holding the fi
 """
 
 import json
-import os
 import math
+import os
 import shutil
 import time
 import warnings

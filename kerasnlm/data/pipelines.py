@@ -194,7 +194,9 @@ def masked_lm_dataset(
     shape = [None, sequence_length]
 
     def tokenize(strings):
-        pieces = packing.frame(tokenizer(strings), tokenizer.cls_id, tokenizer.sep_id, sequence_length)
+        pieces = packing.frame(
+            tokenizer(strings), tokenizer.cls_id, tokenizer.sep_id, sequence_length
+        )
         token_ids, padding_mask = packing.pad(pieces, sequence_length, tokenizer.pad_id)
         return tf.ensure_shape(token_ids, shape), tf.ensure_shape(padding_mask, shape)
 
@@ -594,9 +596,13 @@ def seq2seq_dataset(
         ds = ds.shuffle(len(sources), seed=seed)
 
     def pack(sources, targets):
-        source = packing.frame(tokenizer(sources), tokenizer.cls_id, tokenizer.sep_id, sequence_length)
+        source = packing.frame(
+            tokenizer(sources), tokenizer.cls_id, tokenizer.sep_id, sequence_length
+        )
         target = target_tokenizer(targets)[:, : target_sequence_length - 1]
-        decoder_inputs = tf.concat([packing.column(target, target_tokenizer.cls_id), target], axis=1)
+        decoder_inputs = tf.concat(
+            [packing.column(target, target_tokenizer.cls_id), target], axis=1
+        )
         labels = tf.concat([target, packing.column(target, target_tokenizer.sep_id)], axis=1)
         multiple = pad_to_multiple_of
         encoder_token_ids, encoder_padding_mask = packing.pad(

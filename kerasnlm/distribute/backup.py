@@ -20,7 +20,9 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     Args: as `keras.callbacks.BackupAndRestore` (`double_checkpoint` defaults to True).
     """
 
-    def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=True, delete_checkpoint=True):
+    def __init__(
+        self, backup_dir, save_freq="epoch", double_checkpoint=True, delete_checkpoint=True
+    ):
         super().__init__(
             backup_dir, save_freq=save_freq, double_checkpoint=double_checkpoint,
             delete_checkpoint=delete_checkpoint,

@@ -2,9 +2,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasnlm.utils.initializers import clone_initializer
-
 from kerasnlm.utils.checks import check_token_ids
+from kerasnlm.utils.initializers import clone_initializer
 
 POSITION_ENCODINGS = ("learned", "sinusoidal")
 

@@ -12,6 +12,7 @@ from kerasnlm.models.task import token_prediction_metrics
 from kerasnlm.utils.checks import check_integer_dtype
 from kerasnlm.utils.checks import check_token_ids
 
+
 @keras.saving.register_keras_serializable(package="kerasnlm")
 class CausalLanguageModel(Task):
     """Causal (GPT-style) language model: predict every next token from the tokens before it.

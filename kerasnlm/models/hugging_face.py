@@ -112,7 +112,9 @@ def bert_config(backbone):
         backbone.activation if isinstance(backbone.activation, str) else None
     )
     if activation is None:
-        unfit.append(f"activation={backbone.activation!r} (one of {sorted(set(ACTIVATIONS.values()))})")
+        unfit.append(
+            f"activation={backbone.activation!r} (one of {sorted(set(ACTIVATIONS.values()))})"
+        )
     if unfit:
         raise ValueError(
             "`save_pretrained` writes BERT's layout, which this backbone does not fit: "
@@ -216,7 +218,9 @@ def read_tensors(path):
         try:
             loaded = load_file(_file(path, file))
         except Exception as error:  # safetensors raises its own error types
-            raise ValueError(f"'{_file(path, file)}' cannot be read as safetensors: {error}") from None
+            raise ValueError(
+                f"'{_file(path, file)}' cannot be read as safetensors: {error}"
+            ) from None
         tensors.update({_canonical_name(name): value for name, value in loaded.items()})
     return tensors
 

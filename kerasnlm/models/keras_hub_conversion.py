@@ -31,7 +31,10 @@ def _variable_map(backbone):
         layer = f"transformer_layer_{i}"
         attention = f"{layer}/self_attention_layer"
         for ours, theirs in [
-            (block.self_attention.query_key_value, [f"{attention}/{p}" for p in ("query", "key", "value")]),
+            (
+                block.self_attention.query_key_value,
+                [f"{attention}/{p}" for p in ("query", "key", "value")],
+            ),
             (block.self_attention.output_projection, [f"{attention}/attention_output"]),
             (block.feedforward_intermediate, [f"{layer}/feedforward_intermediate_dense"]),
             (block.feedforward_output, [f"{layer}/feedforward_output_dense"]),
@@ -81,7 +84,9 @@ def from_keras_hub(backbone_class, backbone_or_preset, **kwargs):
     )
     arguments.update(kwargs)
     backbone = backbone_class(**arguments)
-    theirs = {variable.path.removeprefix(f"{source.name}/"): variable for variable in source.weights}
+    theirs = {
+        variable.path.removeprefix(f"{source.name}/"): variable for variable in source.weights
+    }
     plan, problems = [], []
     for variable, paths in _variable_map(backbone):
         missing = [p for p in paths if p not in theirs]

@@ -30,7 +30,10 @@ class WeightedCrossEntropy(keras.losses.Loss):
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         losses = self.call(y_true, ops.cast(y_pred, "float32"))
-        weights = ops.ones_like(losses) if sample_weight is None else ops.cast(sample_weight, "float32")
+        if sample_weight is None:
+            weights = ops.ones_like(losses)
+        else:
+            weights = ops.cast(sample_weight, "float32")
         weights = ops.reshape(weights, ops.shape(losses))
         # Not divided by the number of replicas as Keras' losses are: this is already each
         # replica's share of the global mean, and the replicas' gradients are summed.

@@ -11,11 +11,12 @@ class Model(keras.Model):
 
     `fit`, `evaluate` and `predict` may run XLA-compiled steps (Keras' default on GPUs and
     TPUs, and `jit_compile=True` anywhere), where an out-of-range token id is silently clamped
-    to a valid embedding row. So before the data reaches a compiled step, every token-id input (named by `token_id_limits()`) is checked: numpy
-    inputs at once, a `tf.data.Dataset` batch by batch (an assertion in a `map`, which raises
-    on the first bad batch). Class labels are checked the same way when `label_limit()` says
-    how many classes there are. Other inputs (generators, `PyDataset`) are checked by the layers
-    themselves when run eagerly or without XLA (`jit_compile=False`).
+    to a valid embedding row. So before the data reaches a compiled step, every token-id input
+    (named by `token_id_limits()`) is checked: numpy inputs at once, a `tf.data.Dataset` batch
+    by batch (an assertion in a `map`, which raises on the first bad batch). Class labels are
+    checked the same way when `label_limit()` says how many classes there are. Other inputs
+    (generators, `PyDataset`) are checked by the layers themselves when run eagerly or without
+    XLA (`jit_compile=False`).
     """
 
     def __call__(self, inputs, *args, **kwargs):
@@ -52,10 +53,10 @@ class Model(keras.Model):
         # A Functional model casts inputs to the dtype of its `keras.Input`s: float ids would
         # be truncated to integers without a word, so refuse them before that happens, and
         # check every id input's range (the segment ids' embedding sits inside the graph, where
-        # a bad id would only give a bare gather error). Only for concrete values: data for fit/evaluate/predict was checked by `_checked` already,
-        # and inside a traced graph Keras itself may probe the model with float placeholders
-        # (its symbolic build under a tf.distribute strategy cannot see the dtypes of
-        # per-replica batches).
+        # a bad id would only give a bare gather error). Only for concrete values: data for
+        # fit/evaluate/predict was checked by `_checked` already, and inside a traced graph
+        # Keras itself may probe the model with float placeholders (its symbolic build under a
+        # tf.distribute strategy cannot see the dtypes of per-replica batches).
         if keras.backend.backend() == "tensorflow" and not tf.executing_eagerly():
             return super().call(inputs, training=training, mask=mask)
         if isinstance(inputs, dict):

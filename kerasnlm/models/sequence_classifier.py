@@ -19,14 +19,14 @@ class SequenceClassifier(Task):
     (`pooling="cls"`) or the mean of its real-token vectors (`pooling="mean"`) goes through
     dropout and a dense layer to class logits. A backbone pretrained as a causal LM can keep
     its causal attention (`use_causal_mask=True`, with mean pooling), as GPT's classifiers do,
-    rather than learn to look both ways during fine-tuning. Fine-tuning trains the whole model, embeddings
-    included, unless parts are frozen.
+    rather than learn to look both ways during fine-tuning. Fine-tuning trains the whole model,
+    embeddings included, unless parts are frozen.
 
     Inputs: `{"token_ids", "padding_mask"}` `(batch, length)`, as made by
     `kerasnlm.data.classification_dataset`, and `"segment_ids"` for text pairs when the
     backbone has `num_segments` (all 0 when left out). Output: float32 logits
-    `(batch, num_classes)`. Labels: int class ids. `compile()` defaults: sparse categorical cross-entropy on logits,
-    AdamW, `accuracy`.
+    `(batch, num_classes)`. Labels: int class ids. `compile()` defaults: sparse categorical
+    cross-entropy on logits, AdamW, `accuracy`.
 
     Given a `tokenizer` (and optionally `labels`, the class names), `predict` also takes a list
     of raw strings and returns one dict per string: the predicted `label`, its `score`, and

@@ -30,7 +30,10 @@ def token_prediction_metrics():
 
 
 def _xla_cannot_update(model):
-    if keras.backend.backend() != "tensorflow" or model.distribute_strategy.num_replicas_in_sync == 1:
+    if (
+        keras.backend.backend() != "tensorflow"
+        or model.distribute_strategy.num_replicas_in_sync == 1
+    ):
         return False
     import tensorflow as tf
 

@@ -317,7 +317,8 @@ class WordPieceTokenizer(keras.layers.Layer):
         if os.path.exists(fast):
             with open(fast, encoding="utf-8") as f:
                 tokenizer_json = json.load(f)
-            model, normalizer = tokenizer_json.get("model") or {}, tokenizer_json.get("normalizer") or {}
+            model = tokenizer_json.get("model") or {}
+            normalizer = tokenizer_json.get("normalizer") or {}
             if model.get("type") not in (None, "WordPiece"):
                 raise ValueError(f"'{fast}': a {model.get('type')} tokenizer, not WordPiece.")
             if normalizer.get("type") == "BertNormalizer":
@@ -336,7 +337,9 @@ class WordPieceTokenizer(keras.layers.Layer):
         unsupported = [
             f"{key}={settings[key]!r}"
             for key, wanted in (
-                ("tokenize_chinese_chars", True), ("do_basic_tokenize", True), ("never_split", None),
+                ("tokenize_chinese_chars", True),
+                ("do_basic_tokenize", True),
+                ("never_split", None),
             )
             if settings.get(key, wanted) != wanted
         ]
@@ -380,7 +383,9 @@ class WordPieceTokenizer(keras.layers.Layer):
         }
         if model_max_length is not None:
             config["model_max_length"] = model_max_length
-        for name, content in (("tokenizer_config.json", config), ("special_tokens_map.json", special)):
+        for name, content in (
+            ("tokenizer_config.json", config), ("special_tokens_map.json", special)
+        ):
             with open(os.path.join(path, name), "w", encoding="utf-8") as f:
                 json.dump(content, f, indent=2)
 

@@ -37,7 +37,9 @@ class FileConfig:
 
                 values = yaml.safe_load(f) or {}
         if not isinstance(values, dict):
-            raise ValueError(f"{path} must hold a mapping of settings; it holds {type(values).__name__}.")
+            raise ValueError(
+                f"{path} must hold a mapping of settings; it holds {type(values).__name__}."
+            )
         types = {field.name: field.type for field in dataclasses.fields(cls)}
         for source, settings in ((path, values), ("the overrides", overrides)):
             unknown = sorted(set(settings) - set(types))
@@ -46,7 +48,11 @@ class FileConfig:
         settings = {**values, **overrides}
         for name, value in settings.items():
             # YAML reads `1e-4` (no dot) as a string; a float setting takes it as a number.
-            if types[name] is float and isinstance(value, (str, int)) and not isinstance(value, bool):
+            if (
+                types[name] is float
+                and isinstance(value, (str, int))
+                and not isinstance(value, bool)
+            ):
                 try:
                     settings[name] = float(value)
                 except ValueError:
@@ -105,4 +111,6 @@ class RunSettings:
         if self.strategy not in KINDS:
             raise ValueError(f"`strategy` must be one of {KINDS}; received {self.strategy!r}.")
         if self.precision not in PRECISIONS:
-            raise ValueError(f"`precision` must be one of {PRECISIONS}; received {self.precision!r}.")
+            raise ValueError(
+                f"`precision` must be one of {PRECISIONS}; received {self.precision!r}."
+            )

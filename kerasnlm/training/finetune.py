@@ -31,8 +31,8 @@ from kerasnlm.tokenizers import WordPieceTokenizer
 from kerasnlm.training import recipes
 from kerasnlm.training.config import BackboneSettings
 from kerasnlm.training.config import FileConfig
-from kerasnlm.training.config import fit_verbosity
 from kerasnlm.training.config import RunSettings
+from kerasnlm.training.config import fit_verbosity
 from kerasnlm.training.optimizers import LayerwiseDecayAdamW
 
 # The task model each task trains.
@@ -144,7 +144,9 @@ def _names(config, train_targets):
     when they are numbers."""
     if config.task == "classification":
         names = {str(label) for label in train_targets}
-        return sorted(names, key=lambda v: (0, int(v), "") if v.lstrip("-").isdigit() else (1, 0, v))
+        return sorted(
+            names, key=lambda v: (0, int(v), "") if v.lstrip("-").isdigit() else (1, 0, v)
+        )
     return sorted({tag for sentence in train_targets for tag in sentence})
 
 
@@ -272,7 +274,8 @@ def _freeze(config, backbone):
         backbone.embedding.trainable = False
     if not 0 <= config.freeze_layers <= backbone.num_layers:
         raise ValueError(
-            f"`freeze_layers` must be in [0, {backbone.num_layers}]; received {config.freeze_layers}."
+            f"`freeze_layers` must be in [0, {backbone.num_layers}]; "
+            f"received {config.freeze_layers}."
         )
     for block in backbone.encoder_layers[: config.freeze_layers]:
         block.trainable = False

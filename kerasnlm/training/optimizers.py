@@ -35,7 +35,9 @@ class LayerwiseDecayAdamW(keras.optimizers.AdamW):
         - [Clark et al., 2020](https://arxiv.org/abs/2003.10555) (ELECTRA, layer-wise decay)
     """
 
-    def __init__(self, learning_rate=1e-4, num_layers=4, layer_decay=0.8, weight_decay=0.01, **kwargs):
+    def __init__(
+        self, learning_rate=1e-4, num_layers=4, layer_decay=0.8, weight_decay=0.01, **kwargs
+    ):
         if not isinstance(num_layers, int) or num_layers < 1:
             raise ValueError(f"`num_layers` must be a positive integer; received {num_layers!r}.")
         if not 0 < layer_decay <= 1:

@@ -27,14 +27,13 @@ from kerasnlm import data
 from kerasnlm import distribute
 from kerasnlm.models import CausalLanguageModel
 from kerasnlm.models import MaskedLanguageModel
-from kerasnlm.models import TransformerBackbone
 from kerasnlm.tokenizers import WordPieceTokenizer
 from kerasnlm.training.checkpoints import StepCheckpoint
+from kerasnlm.training.checkpoints import restore_latest
 from kerasnlm.training.config import BackboneSettings
 from kerasnlm.training.config import FileConfig
-from kerasnlm.training.config import fit_verbosity
 from kerasnlm.training.config import RunSettings
-from kerasnlm.training.checkpoints import restore_latest
+from kerasnlm.training.config import fit_verbosity
 from kerasnlm.training.schedules import WarmupDecay
 
 OBJECTIVES = {"masked_lm": MaskedLanguageModel, "causal_lm": CausalLanguageModel}

@@ -154,7 +154,9 @@ def validate_batch(inputs, token_id_limits):
         (name, limits), = token_id_limits.items()
         return check_token_ids(inputs, *limits[:2], name, *limits[2:])
     if any(isinstance(v, (list, tuple)) for v in inputs.values()):
-        inputs = {k: np.asarray(v) if isinstance(v, (list, tuple)) else v for k, v in inputs.items()}
+        inputs = {
+            k: np.asarray(v) if isinstance(v, (list, tuple)) else v for k, v in inputs.items()
+        }
     inputs = dict(inputs)
     for name, (bound, *rest) in token_id_limits.items():
         if name in inputs:

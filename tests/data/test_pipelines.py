@@ -77,9 +77,12 @@ def test_masked_lm_rates_and_replacements_on_real_text(tokenizer):
 
 def test_masked_lm_new_mask_each_epoch_reproducible_under_seed(tokenizer):
     lines = knlm.data.read_text(samples.english_text("valid"))
-    build = lambda seed: knlm.data.masked_lm_dataset(
-        lines, tokenizer, sequence_length=48, batch_size=20, shuffle=False, seed=seed
-    )
+
+    def build(seed):
+        return knlm.data.masked_lm_dataset(
+            lines, tokenizer, sequence_length=48, batch_size=20, shuffle=False, seed=seed
+        )
+
     ds = build(1)
     first, second = collect(ds), collect(ds)
 
@@ -277,9 +280,10 @@ def test_classification_single_texts_and_pairs(tokenizer):
 
 def test_classification_shuffle_and_errors(tokenizer):
     texts, labels = knlm.data.read_tsv(samples.sst2("dev"))
-    build = lambda seed: knlm.data.classification_dataset(
-        texts, labels, tokenizer, 16, 32, seed=seed
-    )
+
+    def build(seed):
+        return knlm.data.classification_dataset(texts, labels, tokenizer, 16, 32, seed=seed)
+
     first = collect(build(4))[1]
     assert sorted(first.tolist()) == sorted(labels) and first.tolist() != labels
     assert collect(build(4))[1].tolist() == first.tolist()

@@ -6,7 +6,7 @@ from kerasnlm.cli.main import main
 
 def test_split_is_a_seeded_partition_of_the_lines(tmp_path):
     source = knlm.data.samples.spa_eng()
-    lines = [l for l in open(source, encoding="utf-8").read().splitlines() if l.strip()]
+    lines = [line for line in open(source, encoding="utf-8").read().splitlines() if line.strip()]
     files = knlm.data.split_lines(source, tmp_path / "a", holdout={"dev": 100, "test": 50}, seed=3)
     parts = {name: open(path, encoding="utf-8").read().splitlines() for name, path in files.items()}
     assert len(parts["dev"]) == 100 and len(parts["test"]) == 50
@@ -26,7 +26,9 @@ def test_split_is_a_seeded_partition_of_the_lines(tmp_path):
 def test_a_tsv_header_heads_every_part(tmp_path):
     """An SST-2 style TSV: the header stays first in each part, readable by `read_tsv`."""
     source = knlm.data.samples.sst2("dev")
-    header, *rows = [l for l in open(source, encoding="utf-8").read().splitlines() if l.strip()]
+    header, *rows = [
+        line for line in open(source, encoding="utf-8").read().splitlines() if line.strip()
+    ]
     assert main(["split", source, "--output-dir", str(tmp_path), "--dev", "20", "--test", "0",
                  "--header"]) == 0
     train, dev = (open(tmp_path / f"{n}.txt", encoding="utf-8").read().splitlines()

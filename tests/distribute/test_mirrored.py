@@ -100,9 +100,9 @@ print("OK seq2seq")
 def test_replicas_train_like_one_device(tmp_path):
     """Same global batch, same losses and weights: also when the replicas hold different
     numbers of real tokens (the loss is the global mean, not a mean of replica means), and
-    when the last batch splits unevenly or leaves a replica without examples (no NaN); dropout differs between replicas; a requested XLA
-    compile is turned off with a warning instead of failing; a translator (bool masks from the
-    pipeline) trains alike and generates."""
+    when the last batch splits unevenly or leaves a replica without examples (no NaN); dropout
+    differs between replicas; a requested XLA compile is turned off with a warning instead of
+    failing; a translator (bool masks from the pipeline) trains alike and generates."""
     output = run_script(tmp_path, EQUIVALENCE)
     for check in ("equivalence", "dropout", "jit_compile", "seq2seq"):
         assert f"OK {check}" in output, output

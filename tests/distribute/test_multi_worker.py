@@ -57,7 +57,9 @@ def test_two_workers_train_alike_and_only_the_chief_writes(tmp_path):
     for index in range(2):
         env = {
             **os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
-            "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+            "TF_CONFIG": json.dumps(
+                {"cluster": cluster, "task": {"type": "worker", "index": index}}
+            ),
         }
         # Each worker its own output folder, as on machines with local disks: the non-chief's
         # must stay empty.

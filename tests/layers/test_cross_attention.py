@@ -54,7 +54,9 @@ def test_bad_arguments_and_inputs():
         CrossAttention(num_heads=0)
     with pytest.raises(ValueError, match="`dropout` must be in"):
         CrossAttention(num_heads=2, dropout=1.0)
-    with pytest.raises(ValueError, match=r"hidden size \(12\) must be divisible by `num_heads` \(5\)"):
+    with pytest.raises(
+        ValueError, match=r"hidden size \(12\) must be divisible by `num_heads` \(5\)"
+    ):
         CrossAttention(num_heads=5)(QUERIES, CONTEXT)
     attention = CrossAttention(num_heads=3)
     attention(QUERIES, CONTEXT)

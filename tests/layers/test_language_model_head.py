@@ -29,7 +29,9 @@ def test_gradient_reaches_the_embedding_through_the_head():
     # As in a language model: the embedding is used at the input and, tied, at the output.
     token_embedding = keras.layers.Embedding(20, 8)
     ids = keras.Input((3,), dtype="int32")
-    model = keras.Model(ids, LanguageModelHead(token_embedding, transform=False)(token_embedding(ids)))
+    model = keras.Model(
+        ids, LanguageModelHead(token_embedding, transform=False)(token_embedding(ids))
+    )
     assert sum(w is token_embedding.embeddings for w in model.trainable_weights) == 1
     model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
     inputs = np.array([[1, 2, 3], [4, 5, 6]])
@@ -48,7 +50,9 @@ def test_mixed_precision_logits_are_float32():
 def test_errors():
     with pytest.raises(TypeError, match="`token_embedding` must be"):
         LanguageModelHead("not a layer")
-    with pytest.raises(ValueError, match=r"last dimension \(8\) must equal the embedding size \(4\)"):
+    with pytest.raises(
+        ValueError, match=r"last dimension \(8\) must equal the embedding size \(4\)"
+    ):
         LanguageModelHead(embedding(dim=4))(X)
     with pytest.raises(TypeError, match="rebuilt by the model"):
         LanguageModelHead.from_config(LanguageModelHead(embedding()).get_config())

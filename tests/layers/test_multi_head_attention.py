@@ -63,5 +63,7 @@ def test_bad_arguments():
         MultiHeadAttention(num_heads=0)
     with pytest.raises(ValueError, match="dropout"):
         MultiHeadAttention(num_heads=2, dropout=-0.1)
-    with pytest.raises(ValueError, match=r"hidden size \(12\) must be divisible by `num_heads` \(5\)"):
+    with pytest.raises(
+        ValueError, match=r"hidden size \(12\) must be divisible by `num_heads` \(5\)"
+    ):
         MultiHeadAttention(num_heads=5)(INPUTS)

@@ -58,7 +58,9 @@ def test_sinusoidal_table_is_the_closed_form_and_not_trainable():
     # The only weight is the token matrix: positions are a constant.
     assert [w.path for w in layer.weights] == [layer.token_embedding.embeddings.path]
     token_vectors = keras.ops.convert_to_numpy(layer.token_embedding(TOKEN_IDS))
-    np.testing.assert_allclose(layer(TOKEN_IDS) - token_vectors, np.stack([table[:6]] * 2), atol=1e-6)
+    np.testing.assert_allclose(
+        layer(TOKEN_IDS) - token_vectors, np.stack([table[:6]] * 2), atol=1e-6
+    )
 
 
 def test_start_index_shifts_positions():
@@ -107,7 +109,10 @@ def test_bad_inputs():
         layer(np.ones((1, 5), dtype="int32"))
     with pytest.raises(ValueError, match="shape \\(batch, length\\)"):
         layer(np.ones((5,), dtype="int32"))
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"`token_ids` holds values >= 10 \(the vocabulary size\)"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match=r"`token_ids` holds values >= 10 \(the vocabulary size\)",
+    ):
         layer(np.array([[1, 10]]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="`token_ids` holds negative values"):
         layer(np.array([[1, -1]]))
@@ -117,5 +122,8 @@ def test_out_of_range_ids_raise_inside_tf_function():
     layer = TokenAndPositionEmbedding(10, 4, 8)
     step = tf.function(lambda ids: layer(ids))
     step(tf.constant([[1, 2]]))
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"`token_ids` holds values >= 10 \(the vocabulary size\)"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match=r"`token_ids` holds values >= 10 \(the vocabulary size\)",
+    ):
         step(tf.constant([[1, 12]]))

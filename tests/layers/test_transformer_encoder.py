@@ -121,7 +121,9 @@ def test_bad_arguments(kwargs, message):
 
 
 def test_bad_inputs():
-    with pytest.raises(ValueError, match=r"hidden size \(16\) must be divisible by `num_heads` \(3\)"):
+    with pytest.raises(
+        ValueError, match=r"hidden size \(16\) must be divisible by `num_heads` \(3\)"
+    ):
         TransformerEncoder(num_heads=3, intermediate_dim=8)(INPUTS)
     encoder = TransformerEncoder(num_heads=2, intermediate_dim=8)
     with pytest.raises(ValueError, match="`padding_mask` must have shape"):

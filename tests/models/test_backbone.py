@@ -49,7 +49,9 @@ def test_config_round_trip_and_keras_file(variant, tmp_path):
     assert rebuilt.get_config() == config
     rebuilt.set_weights(backbone.get_weights())
     expected = numpy_outputs(backbone)
-    np.testing.assert_array_equal(numpy_outputs(rebuilt)["sequence_output"], expected["sequence_output"])
+    np.testing.assert_array_equal(
+        numpy_outputs(rebuilt)["sequence_output"], expected["sequence_output"]
+    )
 
     path = tmp_path / "backbone.keras"
     backbone.save(path)
@@ -67,7 +69,8 @@ def test_bert_options_segments_embedding_norm_and_pooler():
     outputs = numpy_outputs(backbone)  # segment ids left out: segment 0 everywhere
     zeros = numpy_outputs(backbone, {**INPUTS, "segment_ids": np.zeros_like(TOKEN_IDS)})
     np.testing.assert_array_equal(outputs["sequence_output"], zeros["sequence_output"])
-    pair = numpy_outputs(backbone, {**INPUTS, "segment_ids": (np.arange(8) >= 4)[None].repeat(2, 0).astype("int32")})
+    pair_segments = (np.arange(8) >= 4)[None].repeat(2, 0).astype("int32")
+    pair = numpy_outputs(backbone, {**INPUTS, "segment_ids": pair_segments})
     assert np.abs(pair["sequence_output"] - outputs["sequence_output"]).max() > 1e-3
     kernel, bias = (keras.ops.convert_to_numpy(w) for w in backbone.pooler_dense.weights)
     np.testing.assert_allclose(
@@ -89,7 +92,9 @@ def test_bert_options_segments_embedding_norm_and_pooler():
 def test_bool_and_int_padding_masks_agree():
     backbone = TransformerBackbone(**CONFIG)
     as_bool = numpy_outputs(backbone)
-    as_int = numpy_outputs(backbone, {**INPUTS, "padding_mask": INPUTS["padding_mask"].astype("int32")})
+    as_int = numpy_outputs(
+        backbone, {**INPUTS, "padding_mask": INPUTS["padding_mask"].astype("int32")}
+    )
     np.testing.assert_array_equal(as_bool["sequence_output"], as_int["sequence_output"])
 
 
@@ -113,7 +118,9 @@ def test_fit_step_trains_every_weight():
     )
     target = {"sequence_output": np.ones((2, 8, 16), "float32")}
     first = backbone.fit(INPUTS, target, epochs=1, verbose=0).history["loss"][0]
-    changed = [not np.array_equal(old, w.numpy()) for old, w in zip(before, backbone.trainable_weights)]
+    changed = [
+        not np.array_equal(old, w.numpy()) for old, w in zip(before, backbone.trainable_weights)
+    ]
     # Every weight moves (the embedding matrix as a whole: rows of the ids in the batch).
     assert sum(changed) == len(changed)
     later = backbone.fit(INPUTS, target, epochs=5, verbose=0).history["loss"][-1]
@@ -203,7 +210,10 @@ def test_fit_refuses_float_ids_and_long_sequences():
         backbone.fit({**INPUTS, "token_ids": TOKEN_IDS.astype("float32")}, target, verbose=0)
     long_ids = np.ones((2, 16), "int32")
     dataset = tf.data.Dataset.from_tensor_slices(
-        ({"token_ids": long_ids, "padding_mask": long_ids}, {"sequence_output": np.zeros((2, 16, 16))})
+        (
+            {"token_ids": long_ids, "padding_mask": long_ids},
+            {"sequence_output": np.zeros((2, 16, 16))},
+        )
     ).batch(2)
     with pytest.raises((ValueError, tf.errors.InvalidArgumentError), match="sequence_length"):
         backbone.fit(dataset, verbose=0)

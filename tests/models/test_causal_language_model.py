@@ -30,8 +30,12 @@ def test_tied_and_causal(trained, tokenizer):
     ids = tokenizer(["the movie was great and the cast was good"]).to_tensor().numpy()
     changed = ids.copy()
     changed[:, 5:] = tokenizer.mask_id
-    inputs = lambda t: {"token_ids": t, "padding_mask": t != 0}
-    before, after = trained.predict(inputs(ids), verbose=0), trained.predict(inputs(changed), verbose=0)
+
+    def inputs(t):
+        return {"token_ids": t, "padding_mask": t != 0}
+
+    before = trained.predict(inputs(ids), verbose=0)
+    after = trained.predict(inputs(changed), verbose=0)
     np.testing.assert_allclose(before[:, :5], after[:, :5], atol=1e-5)
     assert not np.allclose(before[:, 5:], after[:, 5:], atol=1e-3)
 
@@ -42,7 +46,9 @@ def test_cached_step_logits_equal_full_forward(trained, tokenizer):
     full = trained.predict({"token_ids": ids, "padding_mask": ids != 0}, verbose=0)[0]
     cache = backbone.initial_cache(1, 24)
     for position in range(ids.shape[1]):
-        hidden, cache = backbone.encode(ids[:, position : position + 1], cache=cache, cache_index=position)
+        hidden, cache = backbone.encode(
+            ids[:, position : position + 1], cache=cache, cache_index=position
+        )
         step = keras.ops.convert_to_numpy(head(hidden))[0, 0]
         np.testing.assert_allclose(step, full[position], atol=1e-4)
 
@@ -56,7 +62,9 @@ def test_cached_and_uncached_generation_agree(trained, tokenizer, sampler):
     # Without stopping at the end token every row runs to max_length, still in agreement.
     ids = tokenizer(PROMPTS).to_tensor().numpy()
     cached = trained.generate(ids, max_length=20, sampler=sampler, stop_at_end=False)
-    uncached = trained.generate(ids, max_length=20, sampler=sampler, stop_at_end=False, use_cache=False)
+    uncached = trained.generate(
+        ids, max_length=20, sampler=sampler, stop_at_end=False, use_cache=False
+    )
     np.testing.assert_array_equal(cached, uncached)
     assert np.all(cached != 0)
 
@@ -64,7 +72,10 @@ def test_cached_and_uncached_generation_agree(trained, tokenizer, sampler):
 @pytest.mark.parametrize("sampler", ["greedy", "beam"])
 def test_a_prompt_decodes_the_same_alone_and_in_a_batch(trained, sampler):
     batched = trained.generate(PROMPTS, max_length=20, sampler=sampler, stop_at_end=False)
-    alone = [trained.generate([p], max_length=20, sampler=sampler, stop_at_end=False)[0] for p in PROMPTS]
+    alone = [
+        trained.generate([p], max_length=20, sampler=sampler, stop_at_end=False)[0]
+        for p in PROMPTS
+    ]
     assert batched == alone
 
 
@@ -85,7 +96,9 @@ def test_samplers_and_ids(trained, tokenizer):
 
 
 def test_generate_errors(trained, tokenizer):
-    with pytest.raises(ValueError, match=r"`max_length` \(40\) exceeds the model's `sequence_length` \(24\)"):
+    with pytest.raises(
+        ValueError, match=r"`max_length` \(40\) exceeds the model's `sequence_length` \(24\)"
+    ):
         trained.generate(PROMPTS, max_length=40)
     with pytest.raises(ValueError, match="leaves no room"):
         trained.generate(["word " * 30], max_length=24)

@@ -17,7 +17,9 @@ def make_backbone(tokenizer, **kwargs):
 
 def fixed_batch(tokenizer):
     texts = knlm.data.read_text(knlm.data.samples.english_text("valid"))[:64]
-    dataset = knlm.data.masked_lm_dataset(texts, tokenizer, sequence_length=32, batch_size=16, seed=0)
+    dataset = knlm.data.masked_lm_dataset(
+        texts, tokenizer, sequence_length=32, batch_size=16, seed=0
+    )
     return next(iter(dataset))
 
 
@@ -51,7 +53,10 @@ def test_loss_falls_on_a_fixed_batch(tokenizer):
     model.compile(learning_rate=2e-3)
     x, y, w = fixed_batch(tokenizer)
     logits = model.predict(x, verbose=0)
-    assert logits.shape == (16, y.shape[1], tokenizer.vocabulary_size) and logits.dtype == np.float32
+    assert (
+        logits.shape == (16, y.shape[1], tokenizer.vocabulary_size)
+        and logits.dtype == np.float32
+    )
     history = model.fit(x, y, sample_weight=w, epochs=40, batch_size=16, verbose=0).history
     assert history["loss"][-1] < 0.5 * history["loss"][0], history["loss"]
     # The loss is averaged over real predictions: at start it is near log(vocabulary_size).

@@ -21,9 +21,11 @@ def test_dropout_runs_in_training_steps_only(task):
     x = {"token_ids": rng.integers(5, 100, (32, 8)).astype("int32"),
          "padding_mask": np.ones((32, 8), "int32")}
     if task == "classifier":
-        model, y = knlm.models.SequenceClassifier(tiny_backbone(0.5), 2, dropout=0.5), np.arange(32) % 2
+        model = knlm.models.SequenceClassifier(tiny_backbone(0.5), 2, dropout=0.5)
+        y = np.arange(32) % 2
     elif task == "tagger":
-        model, y = knlm.models.TokenClassifier(tiny_backbone(0.5), 3, dropout=0.5), rng.integers(0, 3, (32, 8))
+        model = knlm.models.TokenClassifier(tiny_backbone(0.5), 3, dropout=0.5)
+        y = rng.integers(0, 3, (32, 8))
     else:
         model, y = knlm.models.CausalLanguageModel(tiny_backbone(0.5)), x["token_ids"]
     model.compile(learning_rate=0.0)  # the weights never move: only dropout varies the loss

@@ -6,7 +6,6 @@ import keras
 import numpy as np
 import pytest
 
-import kerasnlm as knlm
 from kerasnlm.models import SentenceEncoder
 from kerasnlm.models import TransformerBackbone
 
@@ -51,7 +50,9 @@ def test_pooling_modes_and_normalization(tokenizer):
         ("cls", sequence[:, 0]),
         ("max", np.where(real, sequence, -np.inf).max(1)),
     ]:
-        encoder = SentenceEncoder(mean.backbone, pooling=pooling, normalize=False, tokenizer=tokenizer)
+        encoder = SentenceEncoder(
+            mean.backbone, pooling=pooling, normalize=False, tokenizer=tokenizer
+        )
         np.testing.assert_allclose(encoder.predict(texts), expected, atol=1e-5)
     unit = SentenceEncoder(mean.backbone, tokenizer=tokenizer)
     vectors = unit.predict(texts)

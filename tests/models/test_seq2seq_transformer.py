@@ -116,7 +116,8 @@ def test_mixed_precision_trains_and_decodes(tokenizers, tmp_path):
     )
     history = model.fit(data, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
-    assert keras.ops.convert_to_numpy(model.predict_on_batch(next(iter(data))[0])).dtype == "float32"
+    predictions = model.predict_on_batch(next(iter(data))[0])
+    assert keras.ops.convert_to_numpy(predictions).dtype == "float32"
     for sampler in ("greedy", keras_hub.samplers.BeamSampler(num_beams=2)):
         assert len(model.generate(["I am hungry.", "Tom left."], sampler=sampler)) == 2
     model.save(tmp_path / "mixed.keras")
@@ -154,13 +155,17 @@ def test_shared_vocabulary_shares_one_embedding_by_reference(tmp_path):
         ENGLISH[:32], SPANISH[:32], tokenizer, sequence_length=16, batch_size=16, seed=0
     )
     model.fit(data, epochs=1, verbose=0)
-    assert not np.array_equal(keras.ops.convert_to_numpy(mlm.head.token_embedding.embeddings), before)
+    assert not np.array_equal(
+        keras.ops.convert_to_numpy(mlm.head.token_embedding.embeddings), before
+    )
     path = str(tmp_path / "shared.keras")
     model.save(path)
     loaded = keras.models.load_model(path)
     assert loaded.head.token_embedding.embeddings is loaded.backbone.token_embedding.embeddings
     batch = next(iter(data))[0]
-    np.testing.assert_allclose(loaded.predict_on_batch(batch), model.predict_on_batch(batch), atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict_on_batch(batch), model.predict_on_batch(batch), atol=1e-6
+    )
 
 
 def test_bad_input(tokenizers):
@@ -170,7 +175,9 @@ def test_bad_input(tokenizers):
     )
     with pytest.raises(ValueError, match="`target_sequence_length` \\(32\\) exceeds"):
         knlm.models.Seq2SeqTransformer(backbone, target_sequence_length=32)
-    with pytest.raises(ValueError, match="`num_decoder_layers` must be a positive integer; received 0"):
+    with pytest.raises(
+        ValueError, match="`num_decoder_layers` must be a positive integer; received 0"
+    ):
         knlm.models.Seq2SeqTransformer(backbone, num_decoder_layers=0)
     with pytest.raises(ValueError, match="target tokenizer's vocabulary"):
         knlm.models.Seq2SeqTransformer(backbone, target_tokenizer=spanish, target_vocabulary_size=7)
@@ -179,7 +186,9 @@ def test_bad_input(tokenizers):
         knlm.models.Seq2SeqTransformer(backbone, tokenizer=small)
     model = knlm.models.Seq2SeqTransformer(backbone, tokenizer=english, target_tokenizer=spanish)
     assert [type(t) for t in model.generate(["", "hello"], max_length=6)] == [str, str]  # answered
-    with pytest.raises(ValueError, match="Source 0 is .* pieces long; the encoder takes at most 14"):
+    with pytest.raises(
+        ValueError, match="Source 0 is .* pieces long; the encoder takes at most 14"
+    ):
         model.generate([" ".join(["word"] * 20)])
     with pytest.raises(ValueError, match="`max_length` must be an int in \\[2, target_sequence"):
         model.generate(["hello"], max_length=40)

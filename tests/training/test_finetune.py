@@ -133,7 +133,9 @@ def test_token_classification_from_the_command_line(tokenizer, tmp_path, capsys)
     assert isinstance(model, knlm.models.TokenClassifier) and "B-person" in model.tags
 
     # `kerasnlm evaluate` on the output folder scores the kept model as the run did.
-    assert main(["evaluate", "--model", str(tmp_path / "ner"), "--data", samples.wnut17("dev")]) == 0
+    assert main(
+        ["evaluate", "--model", str(tmp_path / "ner"), "--data", samples.wnut17("dev")]
+    ) == 0
     scores = json.loads(capsys.readouterr().out)
     assert scores["entity_f1"] == pytest.approx(printed["dev"]["entity_f1"], abs=1e-9)
     assert scores["loss"] == pytest.approx(printed["dev"]["loss"], rel=1e-5)
@@ -149,11 +151,11 @@ def test_token_classification_from_the_command_line(tokenizer, tmp_path, capsys)
 def test_text_pairs_with_labels_that_read_as_ints_in_one_file_and_strs_in_another(tmp_path):
     texts, labels = knlm.data.read_tsv(samples.sst2("train"))
     rows = ["sentence\tsecond\tlabel"]
-    rows += [f"{t}\t{t.split()[0]}\t{'unsure' if i % 50 == 0 else l}"
-             for i, (t, l) in enumerate(zip(texts[:400], labels[:400]))]
+    rows += [f"{t}\t{t.split()[0]}\t{'unsure' if i % 50 == 0 else label}"
+             for i, (t, label) in enumerate(zip(texts[:400], labels[:400]))]
     (tmp_path / "train.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    rows = ["sentence\tsecond\tlabel"] + [f"{t}\t{t.split()[0]}\t{l}"
-                                           for t, l in zip(texts[400:464], labels[400:464])]
+    rows = ["sentence\tsecond\tlabel"] + [f"{t}\t{t.split()[0]}\t{label}"
+                                           for t, label in zip(texts[400:464], labels[400:464])]
     (tmp_path / "dev.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     config = knlm.training.FinetuneConfig(
         task="classification", train=str(tmp_path / "train.tsv"), dev=str(tmp_path / "dev.tsv"),

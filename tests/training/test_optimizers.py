@@ -17,7 +17,9 @@ def one_step(layer_decay):
         1e-2, num_layers=2, layer_decay=layer_decay, weight_decay=0.0))
     before = {w.path: w.numpy().copy() for w in classifier.trainable_weights}
     ids = np.random.default_rng(0).integers(5, 60, size=(8, 8)).astype("int32")
-    classifier.fit({"token_ids": ids, "padding_mask": np.ones_like(ids)}, np.arange(8) % 2, verbose=0)
+    classifier.fit(
+        {"token_ids": ids, "padding_mask": np.ones_like(ids)}, np.arange(8) % 2, verbose=0
+    )
     moved = {w.path: np.abs(w.numpy() - before[w.path]).max() for w in classifier.trainable_weights}
     return classifier, moved
 
@@ -53,11 +55,19 @@ def test_frozen_embeddings_stay_bit_identical_while_the_rest_trains():
     classifier = knlm.models.SequenceClassifier(backbone, num_classes=2)
     backbone.embedding.trainable = False
     backbone.encoder_layers[0].trainable = False  # freeze the lowest block as well
-    frozen = [w.numpy().copy() for w in backbone.embedding.weights + backbone.encoder_layers[0].weights]
+    frozen = [
+        w.numpy().copy()
+        for w in backbone.embedding.weights + backbone.encoder_layers[0].weights
+    ]
     trained = backbone.encoder_layers[1].weights[0].numpy().copy()
     classifier.compile(learning_rate=1e-2)
     ids = np.random.default_rng(0).integers(5, 60, size=(8, 8)).astype("int32")
-    classifier.fit({"token_ids": ids, "padding_mask": np.ones_like(ids)}, np.arange(8) % 2, epochs=2, verbose=0)
+    classifier.fit(
+        {"token_ids": ids, "padding_mask": np.ones_like(ids)},
+        np.arange(8) % 2,
+        epochs=2,
+        verbose=0,
+    )
     after = [w.numpy() for w in backbone.embedding.weights + backbone.encoder_layers[0].weights]
     assert all(np.array_equal(a, b) for a, b in zip(frozen, after))
     assert not np.array_equal(trained, backbone.encoder_layers[1].weights[0].numpy())

@@ -48,13 +48,17 @@ def final_state(output_dir):
 
 
 def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
-    config = write_config(tmp_path / "config.yaml", objective="masked_lm", steps=120, checkpoint_every=20)
+    config = write_config(
+        tmp_path / "config.yaml", objective="masked_lm", steps=120, checkpoint_every=20
+    )
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     subprocess.run(cli("pretrain", "--config", str(config), "--set", f"output_dir={whole}"),
                    check=True, timeout=900, capture_output=True)
 
-    run = subprocess.Popen(cli("pretrain", "--config", str(config), "--set", f"output_dir={killed}"),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = subprocess.Popen(
+        cli("pretrain", "--config", str(config), "--set", f"output_dir={killed}"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 600
     while latest_step(killed) < 40 and run.poll() is None and time.time() < deadline:
         time.sleep(0.02)
@@ -64,8 +68,10 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     assert 40 <= interrupted_at < 120, f"the run was not killed mid-way ({interrupted_at})"
     assert not (killed / "backbone.keras").exists()
 
-    resumed = subprocess.run(cli("pretrain", "--config", str(config), "--set", f"output_dir={killed}"),
-                             timeout=900, capture_output=True, text=True)
+    resumed = subprocess.run(
+        cli("pretrain", "--config", str(config), "--set", f"output_dir={killed}"),
+        timeout=900, capture_output=True, text=True,
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     step_whole, state_whole = final_state(whole)
     step_killed, state_killed = final_state(killed)
@@ -90,7 +96,9 @@ def test_pretrained_causal_lm_beats_the_unigram_baseline(tmp_path):
                                         sequence_length=32, batch_size=16, seed=0)
     held_out = knlm.data.causal_lm_dataset(knlm.data.samples.english_text("valid"), tokenizer,
                                            sequence_length=32, batch_size=16, shuffle=False)
-    baseline = knlm.training.unigram_perplexity(train.take(300), held_out, tokenizer.vocabulary_size)
+    baseline = knlm.training.unigram_perplexity(
+        train.take(300), held_out, tokenizer.vocabulary_size
+    )
     perplexity = model.evaluate(held_out, return_dict=True, verbose=0)["perplexity"]
     assert perplexity < 0.8 * baseline, (perplexity, baseline)
     # The saved backbone is the trained one.
@@ -98,7 +106,8 @@ def test_pretrained_causal_lm_beats_the_unigram_baseline(tmp_path):
 
     backbone = keras.models.load_model(tmp_path / "run" / "backbone.keras")
     np.testing.assert_array_equal(
-        backbone.token_embedding.embeddings.numpy(), model.backbone.token_embedding.embeddings.numpy()
+        backbone.token_embedding.embeddings.numpy(),
+        model.backbone.token_embedding.embeddings.numpy(),
     )
 
 
@@ -138,4 +147,7 @@ def test_empty_corpus_is_refused(tmp_path):
     result = subprocess.run(cli("pretrain", "--config", str(path)), capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 2
-    assert "empty" in result.stderr.strip().splitlines()[-1].lower() or "no usable text" in result.stderr.lower()
+    assert (
+        "empty" in result.stderr.strip().splitlines()[-1].lower()
+        or "no usable text" in result.stderr.lower()
+    )
