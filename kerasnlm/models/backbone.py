@@ -28,7 +28,7 @@ class TransformerBackbone(Model):
     The options a BERT checkpoint needs (`num_segments`, `normalize_embeddings`,
     `use_pooler`, post-norm blocks, erf GELU, its LayerNorm epsilon) are all here, so
     `from_pretrained` loads a Hugging Face BERT folder into this same class; see
-    `kerasnlm.models.hugging_face`.
+    `kerasnlm.convert.hugging_face`.
 
     Inputs, a dict:
         - `"token_ids"`: int `(batch, length)`, `length <= sequence_length`, ids in
@@ -327,7 +327,7 @@ class TransformerBackbone(Model):
         classifier = knlm.models.SequenceClassifier(backbone, num_classes=2)
         ```
         """
-        from kerasnlm.models import hugging_face
+        from kerasnlm.convert import hugging_face
 
         backbone = hugging_face.from_pretrained(cls, path, **kwargs)
         backbone.pretrained = True
@@ -347,9 +347,9 @@ class TransformerBackbone(Model):
             backbone_or_preset: a `keras_hub.models.BertBackbone`, or a preset folder path.
             **kwargs: backbone arguments to override, e.g. `activation`, `dropout`, `dtype`.
         """
-        from kerasnlm.models import keras_hub_conversion
+        from kerasnlm.convert import keras_hub_models
 
-        backbone = keras_hub_conversion.from_keras_hub(cls, backbone_or_preset, **kwargs)
+        backbone = keras_hub_models.from_keras_hub(cls, backbone_or_preset, **kwargs)
         backbone.pretrained = True
         return backbone
 
@@ -359,7 +359,7 @@ class TransformerBackbone(Model):
         transformers' `BertModel.from_pretrained` load. Needs BERT's layout: learned
         positions, `normalize_embeddings=True`, post-norm blocks. Without a pooler, transformers
         initializes its pooler at random (and says so)."""
-        from kerasnlm.models import hugging_face
+        from kerasnlm.convert import hugging_face
 
         hugging_face.save_pretrained(self, path, tokenizer)
 

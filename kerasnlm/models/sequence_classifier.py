@@ -3,8 +3,8 @@ import numpy as np
 from keras import ops
 
 from kerasnlm import data
+from kerasnlm.distribute.losses import WeightedCrossEntropy
 from kerasnlm.layers.dropout import Dropout
-from kerasnlm.models.losses import WeightedCrossEntropy
 from kerasnlm.models.task import Task
 from kerasnlm.models.task import is_texts
 

@@ -6,7 +6,7 @@ import keras
 import keras_hub
 import tensorflow as tf
 
-from kerasnlm.models.losses import WeightedCrossEntropy
+from kerasnlm.distribute.losses import WeightedCrossEntropy
 from kerasnlm.models.model import Model
 
 
