@@ -4,19 +4,19 @@ A folder holds `config.json` (a `BertConfig`), the weights in `model.safetensors
 listed in `model.safetensors.index.json`) and the tokenizer's `vocab.txt` and
 `tokenizer_config.json`. Weights are read with `safetensors`' numpy API: no torch.
 
-Every backbone variable is made of one or more tensors of the folder (`_tensor_map`); torch's
-`Linear` stores its matrix as `(out, in)`, so kernels are transposed, and the separate query,
-key and value projections of a BERT layer are concatenated into our fused one. Loading checks
-every tensor by name and shape before assigning anything, and names every missing,
-unexpected or mis-shaped tensor in one error.
+Which tensors of the folder make each backbone variable is `weight_map`'s shared description
+of BERT; `BertLayout` adds transformers' names, and transposes the kernels (torch's `Linear`
+stores its matrix as `(out, in)`). Loading checks every tensor by name and shape before
+assigning anything, and names every missing, unexpected or mis-shaped tensor in one error.
 """
 
 import json
 import os
 import warnings
 
-import keras
 import numpy as np
+
+from kerasnlm.convert import weight_map
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -142,50 +142,39 @@ def bert_config(backbone):
     }
 
 
-def _tensor_map(backbone):
-    """`[(variable, tensor_names, transposed)]`: each backbone variable and the checkpoint
-    tensors it is made of, concatenated along the last axis (the query, key and value
-    projections into our fused one), each transposed first if `transposed` (torch stores
-    `Linear` matrices as `(out, in)`)."""
+class BertLayout(weight_map.CheckpointLayout):
+    """transformers' `BertModel` names; torch's `Linear` stores its matrix as `(out, in)`."""
 
-    def dense(layer, *names):
-        return [
-            (layer.kernel, [f"{name}.weight" for name in names], True),
-            (layer.bias, [f"{name}.bias" for name in names], False),
-        ]
+    layer_names = {
+        "token_embedding": "embeddings.word_embeddings",
+        "position_embedding": "embeddings.position_embeddings",
+        "segment_embedding": "embeddings.token_type_embeddings",
+        "embedding_norm": "embeddings.LayerNorm",
+        "query": "encoder.layer.{i}.attention.self.query",
+        "key": "encoder.layer.{i}.attention.self.key",
+        "value": "encoder.layer.{i}.attention.self.value",
+        "attention_output": "encoder.layer.{i}.attention.output.dense",
+        "attention_norm": "encoder.layer.{i}.attention.output.LayerNorm",
+        "intermediate": "encoder.layer.{i}.intermediate.dense",
+        "output": "encoder.layer.{i}.output.dense",
+        "output_norm": "encoder.layer.{i}.output.LayerNorm",
+        "pooler": "pooler.dense",
+    }
+    separator = "."
+    variable_names = {"kernel": "weight", "gamma": "weight", "beta": "bias", "embeddings": "weight"}
 
-    def norm(layer, name):
-        return [(layer.gamma, [f"{name}.weight"], False), (layer.beta, [f"{name}.bias"], False)]
+    def tensor_shape(self, entry):
+        shape = entry.part_shape
+        return shape[::-1] if entry.kind == "kernel" else shape
 
-    embedding = backbone.embedding
-    tensors = [
-        (embedding.token_embedding.embeddings, ["embeddings.word_embeddings.weight"], False),
-        (embedding.position_embeddings, ["embeddings.position_embeddings.weight"], False),
-    ]
-    if backbone.segment_embedding is not None:
-        tensors.append(
-            (backbone.segment_embedding.embeddings, ["embeddings.token_type_embeddings.weight"],
-             False)
-        )
-    tensors += norm(backbone.embedding_norm, "embeddings.LayerNorm")
-    for i, block in enumerate(backbone.encoder_layers):
-        layer = f"encoder.layer.{i}"
-        attention = [f"{layer}.attention.self.{part}" for part in ("query", "key", "value")]
-        tensors += dense(block.self_attention.query_key_value, *attention)
-        tensors += dense(block.self_attention.output_projection, f"{layer}.attention.output.dense")
-        tensors += norm(block.self_attention_norm, f"{layer}.attention.output.LayerNorm")
-        tensors += dense(block.feedforward_intermediate, f"{layer}.intermediate.dense")
-        tensors += dense(block.feedforward_output, f"{layer}.output.dense")
-        tensors += norm(block.feedforward_norm, f"{layer}.output.LayerNorm")
-    if backbone.pooler_dense is not None:
-        tensors += dense(backbone.pooler_dense, "pooler.dense")
-    return tensors
+    def to_backbone(self, entry, tensor):
+        return tensor.T if entry.kind == "kernel" else tensor
+
+    def to_checkpoint(self, entry, part):
+        return part.T if entry.kind == "kernel" else part
 
 
-def _part_shape(variable, count, transposed):
-    """The checkpoint shape of each of the `count` tensors that make `variable`."""
-    shape = tuple(variable.shape[:-1]) + (variable.shape[-1] // count,)
-    return shape[::-1] if transposed else shape
+LAYOUT = BertLayout()
 
 
 def _canonical_name(name):
@@ -231,38 +220,16 @@ def load_tensors(backbone, tensors, source="the checkpoint"):
     Raises:
         ValueError: naming every missing, unexpected and mis-shaped tensor.
     """
-    plan, missing, misshaped = [], [], []
-    used = set()
-    for variable, names, transposed in _tensor_map(backbone):
-        expected = _part_shape(variable, len(names), transposed)
-        parts = []
-        for name in names:
-            used.add(name)
-            if name not in tensors:
-                missing.append(name)
-            elif tuple(tensors[name].shape) != expected:
-                misshaped.append(f"{name} is {tuple(tensors[name].shape)}, expected {expected}")
-            else:
-                parts.append(tensors[name].T if transposed else tensors[name])
-        if len(parts) == len(names):
-            plan.append((variable, np.concatenate(parts, axis=-1)))
+    plan, missing, misshaped, used = weight_map.gather_tensors(backbone, LAYOUT, tensors)
     unused = [name for name in tensors if name not in used and not name.endswith(IGNORED_SUFFIXES)]
     heads = [name for name in unused if name.startswith(HEAD_PREFIXES)]
     unexpected = [name for name in unused if name not in heads]
     if missing or misshaped or unexpected:
-        problems = []
-        for label, names in (
-            ("missing", missing), ("mis-shaped", misshaped), ("unexpected", unexpected)
-        ):
-            if names:
-                shown = "\n    ".join(sorted(names)[:12])
-                more = f"\n    ... and {len(names) - 12} more" if len(names) > 12 else ""
-                problems.append(f"  {len(names)} {label} tensor(s):\n    {shown}{more}")
         raise ValueError(
             f"{source} does not match the backbone its config describes ({backbone.num_layers} "
             f"layers, hidden {backbone.hidden_dim}, vocabulary {backbone.vocabulary_size}, "
             f"{backbone.num_segments} segments, {backbone.sequence_length} positions):\n"
-            + "\n".join(problems)
+            + weight_map.mismatch_report(missing, misshaped, unexpected)
         )
     if heads:
         warnings.warn(
@@ -270,17 +237,12 @@ def load_tensors(backbone, tensors, source="the checkpoint"):
             f"({', '.join(sorted(heads)[:4])}{', ...' if len(heads) > 4 else ''}).",
             stacklevel=4,  # the caller of TransformerBackbone.from_pretrained
         )
-    for variable, value in plan:
-        variable.assign(value.astype(variable.dtype))
+    weight_map.assign(plan)
 
 
 def backbone_tensors(backbone):
     """`{name: numpy array}`: the backbone's weights in BERT's names and layouts."""
-    tensors = {}
-    for variable, names, transposed in _tensor_map(backbone):
-        value = keras.ops.convert_to_numpy(variable)
-        for name, part in zip(names, np.split(value, len(names), axis=-1)):
-            tensors[name] = np.ascontiguousarray(part.T if transposed else part)
+    tensors = weight_map.checkpoint_tensors(backbone, LAYOUT)
     if backbone.segment_embedding is None:
         tensors["embeddings.token_type_embeddings.weight"] = np.zeros(
             (2, backbone.hidden_dim), "float32"

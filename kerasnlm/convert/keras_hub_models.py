@@ -1,53 +1,58 @@
 """keras-hub's `BertBackbone` -> `TransformerBackbone`, so keras-hub work moves over.
 
 keras-hub's BERT is our backbone with `num_segments`, `normalize_embeddings`, `use_pooler`,
-post-norm blocks, LayerNorm epsilon 1e-12 and the tanh approximation of GELU; its attention
-keeps one `(hidden, heads, head_dim)` kernel per query, key and value, which are reshaped and
-concatenated into our fused projection. The converted backbone computes what the keras-hub one
-computes; pass `activation="gelu"` to compute original BERT's exact GELU instead.
+post-norm blocks, LayerNorm epsilon 1e-12 and the tanh approximation of GELU. Which of its
+variables make each of ours is `weight_map`'s shared description of BERT; `KerasHubBertLayout`
+adds keras-hub's variable paths and merges the heads axis of its attention kernels (one
+`(hidden, heads, head_dim)` kernel per query, key and value, concatenated into our fused
+projection). The converted backbone computes what the keras-hub one computes; pass
+`activation="gelu"` to compute original BERT's exact GELU instead.
 """
 
 import keras
-import numpy as np
+
+from kerasnlm.convert import weight_map
 
 KERAS_HUB_EPSILON = 1e-12  # fixed inside keras_hub.models.BertBackbone
 # What `from_keras_hub` may change; the rest of the layout is the source's.
 OVERRIDABLE = ("activation", "dropout", "dtype", "name")
 
 
-def _variable_map(backbone):
-    """`[(our variable, keras-hub variable paths)]`, the paths concatenated on the last axis."""
-    entries = [
-        (backbone.embedding.token_embedding.embeddings, ["token_embedding/embeddings"]),
-        (backbone.embedding.position_embeddings, ["position_embedding/embeddings"]),
-        (backbone.embedding_norm.gamma, ["embeddings_layer_norm/gamma"]),
-        (backbone.embedding_norm.beta, ["embeddings_layer_norm/beta"]),
-        (backbone.pooler_dense.kernel, ["pooled_dense/kernel"]),
-        (backbone.pooler_dense.bias, ["pooled_dense/bias"]),
-    ]
-    if backbone.segment_embedding is not None:
-        entries.append((backbone.segment_embedding.embeddings, ["segment_embedding/embeddings"]))
-    for i, block in enumerate(backbone.encoder_layers):
-        layer = f"transformer_layer_{i}"
-        attention = f"{layer}/self_attention_layer"
-        for ours, theirs in [
-            (
-                block.self_attention.query_key_value,
-                [f"{attention}/{p}" for p in ("query", "key", "value")],
-            ),
-            (block.self_attention.output_projection, [f"{attention}/attention_output"]),
-            (block.feedforward_intermediate, [f"{layer}/feedforward_intermediate_dense"]),
-            (block.feedforward_output, [f"{layer}/feedforward_output_dense"]),
-        ]:
-            entries.append((ours.kernel, [f"{path}/kernel" for path in theirs]))
-            entries.append((ours.bias, [f"{path}/bias" for path in theirs]))
-        for ours, theirs in [
-            (block.self_attention_norm, f"{layer}/self_attention_layer_norm"),
-            (block.feedforward_norm, f"{layer}/feedforward_layer_norm"),
-        ]:
-            entries.append((ours.gamma, [f"{theirs}/gamma"]))
-            entries.append((ours.beta, [f"{theirs}/beta"]))
-    return entries
+class KerasHubBertLayout(weight_map.CheckpointLayout):
+    """keras-hub `BertBackbone` variable paths (without the model's name); its attention keeps
+    heads as an axis: `(hidden, heads, head_dim)` query, key and value kernels, `(heads,
+    head_dim)` biases and a `(heads, head_dim, hidden)` output kernel."""
+
+    layer_names = {
+        "token_embedding": "token_embedding",
+        "position_embedding": "position_embedding",
+        "segment_embedding": "segment_embedding",
+        "embedding_norm": "embeddings_layer_norm",
+        "query": "transformer_layer_{i}/self_attention_layer/query",
+        "key": "transformer_layer_{i}/self_attention_layer/key",
+        "value": "transformer_layer_{i}/self_attention_layer/value",
+        "attention_output": "transformer_layer_{i}/self_attention_layer/attention_output",
+        "attention_norm": "transformer_layer_{i}/self_attention_layer_norm",
+        "intermediate": "transformer_layer_{i}/feedforward_intermediate_dense",
+        "output": "transformer_layer_{i}/feedforward_output_dense",
+        "output_norm": "transformer_layer_{i}/feedforward_layer_norm",
+        "pooler": "pooled_dense",
+    }
+
+    def __init__(self, num_heads):
+        self.num_heads = num_heads
+
+    def tensor_shape(self, entry):
+        shape = entry.part_shape
+        if entry.parts == ("query", "key", "value"):  # their outputs split into heads
+            return shape[:-1] + (self.num_heads, shape[-1] // self.num_heads)
+        if entry.parts == ("attention_output",) and entry.kind == "kernel":  # its inputs
+            return (self.num_heads, shape[0] // self.num_heads) + shape[1:]
+        return shape
+
+    def to_backbone(self, entry, tensor):
+        # The same numbers in the same order: only the heads axis is merged.
+        return keras.ops.convert_to_numpy(tensor).reshape(entry.part_shape)
 
 
 def from_keras_hub(backbone_class, backbone_or_preset, **kwargs):
@@ -87,22 +92,12 @@ def from_keras_hub(backbone_class, backbone_or_preset, **kwargs):
     theirs = {
         variable.path.removeprefix(f"{source.name}/"): variable for variable in source.weights
     }
-    plan, problems = [], []
-    for variable, paths in _variable_map(backbone):
-        missing = [p for p in paths if p not in theirs]
-        if missing:
-            problems.append(f"missing {missing}")
-            continue
-        part_shape = tuple(variable.shape[:-1]) + (variable.shape[-1] // len(paths),)
-        parts = [keras.ops.convert_to_numpy(theirs[p]) for p in paths]
-        # keras-hub keeps heads as an axis, (hidden, heads, head_dim) or (heads, head_dim,
-        # hidden): same numbers, so the sizes must agree exactly.
-        if any(part.size != np.prod(part_shape) for part in parts):
-            problems.append(f"{paths} have shapes {[p.shape for p in parts]}, need {part_shape}")
-            continue
-        plan.append((variable, np.concatenate([p.reshape(part_shape) for p in parts], axis=-1)))
-    if problems:
-        raise ValueError("The keras-hub backbone does not convert: " + "; ".join(problems))
-    for variable, value in plan:
-        variable.assign(value.astype(variable.dtype))
+    layout = KerasHubBertLayout(backbone.num_heads)
+    plan, missing, misshaped, _ = weight_map.gather_tensors(backbone, layout, theirs)
+    if missing or misshaped:
+        raise ValueError(
+            "The keras-hub backbone does not convert:\n"
+            + weight_map.mismatch_report(missing, misshaped)
+        )
+    weight_map.assign(plan)
     return backbone
