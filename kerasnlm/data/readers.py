@@ -32,8 +32,12 @@ def _check_file(path):
     return path
 
 
-def _lines(path):
-    """Yields `(line_number, text)` for each line of a UTF-8 file, without the line ending."""
+def lines(path):
+    """Yields `(line_number, text)` for each line of a UTF-8 file, without the line ending.
+
+    Every reader and the tokenizer read files through this one function, so a file that is
+    missing, a directory or not UTF-8 gets the same error everywhere.
+    """
     path = _check_file(path)
     with open(path, "rb") as f:
         for number, raw in enumerate(f, start=1):
@@ -70,7 +74,7 @@ def read_text(path, mode="lines"):
     if mode not in ("lines", "paragraphs"):
         raise ValueError(f"`mode` must be 'lines' or 'paragraphs'; received {mode!r}.")
     documents, paragraph = [], []
-    for _, line in _lines(path):
+    for _, line in lines(path):
         line = line.strip()
         if mode == "lines":
             if line:
@@ -161,8 +165,8 @@ def read_tsv(path, text_column="sentence", label_column="label", text_pair_colum
     texts[0], labels[0]  # ("it 's a charming and often affecting journey .", 1)
     ```
     """
-    lines = ((n, line.split("\t")) for n, line in _lines(path) if line.strip())
-    rows = _header_rows(path, lines, (text_column, label_column, text_pair_column))
+    fields = ((n, line.split("\t")) for n, line in lines(path) if line.strip())
+    rows = _header_rows(path, fields, (text_column, label_column, text_pair_column))
     return _read_columns(path, rows, text_column, label_column, text_pair_column)
 
 
@@ -174,7 +178,7 @@ def read_csv(path, text_column="sentence", label_column="label", text_pair_colum
     """
 
     def records():
-        text = io.StringIO("\n".join(line for _, line in _lines(path)))
+        text = io.StringIO("\n".join(line for _, line in lines(path)))
         reader = csv.reader(text)
         for fields in reader:
             if fields:
@@ -191,7 +195,7 @@ def read_jsonl(path, text_column="text", label_column="label", text_pair_column=
     """
 
     def rows():
-        for number, line in _lines(path):
+        for number, line in lines(path):
             if not line.strip():
                 continue
             try:
@@ -231,7 +235,7 @@ def read_conll(path, token_column=0, tag_column=-1):
     """
     token_lists, tag_lists, tokens, tags = [], [], [], []
     num_columns = None
-    for number, line in _lines(path):
+    for number, line in lines(path):
         if not line.strip() or line.startswith("-DOCSTART-"):
             if tokens:
                 token_lists.append(tokens)
@@ -280,7 +284,7 @@ def read_parallel(path):
     ```
     """
     sources, targets = [], []
-    for number, line in _lines(path):
+    for number, line in lines(path):
         if not line.strip():
             continue
         fields = line.split("\t")
@@ -341,7 +345,7 @@ def resolve_texts(texts_or_files):
 
 def _check_has_text(path):
     """Checks that a file exists and holds a non-blank line, reading only up to that line."""
-    for _, line in _lines(path):
+    for _, line in lines(path):
         if line.strip():
             return os.fspath(path)
     raise ValueError(f"File '{path}' holds no text: every line is blank.")

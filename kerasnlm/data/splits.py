@@ -1,7 +1,7 @@
 import os
 import random
 
-from kerasnlm.data.readers import _lines
+from kerasnlm.data import readers
 
 
 def split_lines(path, output_dir, holdout=None, seed=0, header=False):
@@ -33,7 +33,7 @@ def split_lines(path, output_dir, holdout=None, seed=0, header=False):
         raise ValueError("`holdout` names the held-out parts; 'train' is the rest.")
     if any(not isinstance(n, int) or n < 1 for n in holdout.values()):
         raise ValueError(f"`holdout` sizes must be positive ints; received {holdout}.")
-    lines = [text for _, text in _lines(path) if text.strip()]
+    lines = [text for _, text in readers.lines(path) if text.strip()]
     first = [lines.pop(0)] if header and lines else []
     if sum(holdout.values()) >= len(lines):
         raise ValueError(

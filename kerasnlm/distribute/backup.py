@@ -1,5 +1,6 @@
 import keras
 
+from kerasnlm.distribute import keras_fixes  # noqa: F401  (checks what is patched here)
 from kerasnlm.distribute.strategies import is_chief
 from kerasnlm.distribute.strategies import worker_path
 
@@ -18,6 +19,9 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     backed up, with the weights and optimizer state of that moment.
 
     Args: as `keras.callbacks.BackupAndRestore` (`double_checkpoint` defaults to True).
+
+    It overrides Keras' private `_save_model` and the paths its `__init__` sets: checked on
+    import by `kerasnlm.distribute.keras_fixes.check_keras`.
     """
 
     def __init__(

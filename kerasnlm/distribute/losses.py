@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from kerasnlm.distribute import keras_fixes  # noqa: F401  (checks what is patched here)
 from kerasnlm.distribute.replicas import sum_over_replicas
 
 
@@ -20,6 +21,9 @@ class WeightedCrossEntropy(keras.losses.Loss):
     Inputs: `y_true` int class ids `(batch,)` or `(batch, length)`; `y_pred` float logits with
     one more axis of size `num_classes`; `sample_weight` shaped like `y_true` (optional).
     Returns a float32 scalar.
+
+    It replaces `keras.losses.Loss.__call__`, whose reduction is the bug: checked on import by
+    `kerasnlm.distribute.keras_fixes.check_keras`.
     """
 
     def __init__(self, name="weighted_cross_entropy", **kwargs):

@@ -2,11 +2,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasnlm.distribute.keras_fixes import StrategyFixes
 from kerasnlm.utils.checks import check_labels
 from kerasnlm.utils.checks import validate_batch
 
 
-class Model(keras.Model):
+class Model(StrategyFixes, keras.Model):
     """The base of every kerasnlm model: a Keras model whose data is checked on the way in.
 
     `fit`, `evaluate` and `predict` may run XLA-compiled steps (Keras' default on GPUs and
@@ -19,8 +20,12 @@ class Model(keras.Model):
     XLA (`jit_compile=False`).
     """
 
-    def __call__(self, inputs, *args, **kwargs):
-        return super().__call__(self._with_segment_ids(inputs), *args, **kwargs)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "segment_ids" in self._input_names():
+            # Segment ids may be left out (see `_with_segment_ids`): Keras checks a call's
+            # inputs against `input_spec` before `call` can fill them in, so they are not in it.
+            self.input_spec = [spec for spec in self.input_spec if spec.name != "segment_ids"]
 
     def _with_segment_ids(self, inputs):
         # Segment ids are optional wherever they go: left out, a model with segment embeddings
@@ -48,7 +53,6 @@ class Model(keras.Model):
     def call(self, inputs, training=None, mask=None):
         # `training` is named here, not left in **kwargs: Keras passes it (and so turns dropout
         # on in `fit`) only to a `call` whose signature names it.
-        # Again here: JAX's fit/evaluate/predict steps run `call` without `__call__`.
         inputs = self._with_segment_ids(inputs)
         # A Functional model casts inputs to the dtype of its `keras.Input`s: float ids would
         # be truncated to integers without a word, so refuse them before that happens, and
@@ -87,34 +91,6 @@ class Model(keras.Model):
         if classes is not None and hasattr(y, "dtype"):
             check_labels(y, classes)
         return x
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Under a tf.distribute strategy Keras builds the model from the first batch, which it
-        # gets by averaging the replicas' batches with `strategy.reduce("MEAN", ...)`: that
-        # fails for bool masks ("AddN ... bool") and, under MultiWorkerMirroredStrategy, for
-        # any dict of inputs. Only the batch's shapes and dtypes are used: this replica's
-        # batch has them.
-        strategy = getattr(self, "_distribute_strategy", None)  # TensorFlow only
-        if strategy is not None and iterator is not None:
-            for _, _, batches in iterator:
-                data_batch = tf.nest.map_structure(
-                    lambda v: strategy.experimental_local_results(v)[0], next(batches)
-                )
-                break
-            iterator = None
-        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
-
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        logs = super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
-        strategy = getattr(self, "_distribute_strategy", None)  # TensorFlow only
-        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and (
-            strategy.extended._in_multi_worker_mode()
-        ):
-            # Keras averages a step's logs over the workers with strategy.reduce("MEAN",
-            # value, axis=0), which fails on scalars ("Invalid reduction dimension 0");
-            # a length-1 vector reduces to the scalar the logs expect.
-            logs = {name: keras.ops.reshape(value, (1,)) for name, value in logs.items()}
-        return logs
 
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
         if isinstance(validation_data, (tuple, list)) and validation_data:

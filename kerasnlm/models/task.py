@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from kerasnlm.distribute.losses import WeightedCrossEntropy
 from kerasnlm.models.model import Model
+from kerasnlm.utils.arguments import positive_integer
 
 
 def is_texts(x):
@@ -130,10 +131,8 @@ class Task(Model):
                 "`learning_rate` and `weight_decay` configure the default optimizer; with "
                 f"`optimizer={optimizer!r}`, set them on the optimizer itself."
             )
-        if total_steps is not None and (
-            not isinstance(total_steps, int) or isinstance(total_steps, bool) or total_steps < 1
-        ):
-            raise ValueError(f"`total_steps` must be a positive integer; received {total_steps!r}.")
+        if total_steps is not None:
+            positive_integer("total_steps", total_steps)
         if kwargs.get("jit_compile") is True and _xla_cannot_update(self):
             # XLA cannot compile the cross-replica update of mirrored variables ("Trying to
             # access resource ... located in device CPU:1 from device CPU:0"); keras-hub #949.
@@ -164,16 +163,18 @@ class Task(Model):
         )
 
     def fit(self, *args, **kwargs):
-        x = args[0] if args else kwargs.get("x")
-        if isinstance(x, tf.data.Dataset) and len(args) < 9 and "shuffle" not in kwargs:
+        arguments = inspect.signature(keras.Model.fit).bind(self, *args, **kwargs)
+        given = arguments.arguments
+        if isinstance(given.get("x"), tf.data.Dataset) and "shuffle" not in given:
             # A dataset shuffles itself (kerasnlm's pipelines do, seeded); Keras ignores
             # `shuffle` for one but warns about its default on every `fit`.
-            kwargs["shuffle"] = False
+            given["shuffle"] = False
+        args, kwargs = arguments.args[1:], arguments.kwargs
         if getattr(self, "_recipe", None) is not None:
-            arguments = inspect.signature(keras.Model.fit).bind(self, *args, **kwargs)
             arguments.apply_defaults()
-            del arguments.arguments["self"]
-            self._plan_learning_rate(**arguments.arguments)
+            self._plan_learning_rate(
+                **{k: v for k, v in arguments.arguments.items() if k != "self"}
+            )
         history = super().fit(*args, **kwargs)
         if self._steps_taken():
             # Trained weights now: a model built on this backbone next fine-tunes them.

@@ -16,7 +16,7 @@ def _load_vocabulary(vocabulary):
     """A vocabulary file path or a list of tokens -> a validated list of tokens."""
     if isinstance(vocabulary, (str, os.PathLike)):
         tokens = []
-        for number, line in readers._lines(vocabulary):
+        for number, line in readers.lines(vocabulary):
             if not line.strip():
                 raise ValueError(f"'{vocabulary}', line {number}: blank line in a vocabulary.")
             tokens.append(line.strip())

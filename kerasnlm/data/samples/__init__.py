@@ -1,4 +1,4 @@
-"""Paths to the small real data samples bundled with kerasnlm (see `samples/README.md`).
+"""The small real data samples bundled with kerasnlm, in this folder (see its `README.md`).
 
 They let the quickstart, the notebooks and the tests run on a fresh machine with no download.
 
@@ -13,12 +13,13 @@ tokenizer = knlm.tokenizers.WordPieceTokenizer(knlm.data.samples.vocabulary())
 
 import os
 
-DIRECTORY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples")
+from kerasnlm.utils.arguments import one_of
+
+DIRECTORY = os.path.dirname(os.path.abspath(__file__))
 
 
 def _path(relative, split, splits):
-    if split not in splits:
-        raise ValueError(f"`split` must be one of {splits}; received {split!r}.")
+    one_of("split", split, splits)
     return os.path.join(DIRECTORY, relative.format(split=split))
 
 
