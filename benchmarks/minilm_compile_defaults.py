@@ -80,7 +80,7 @@ def wnut17(folder, args):
     compile_model(tagger, args, batches)
     splits = {s: knlm.data.read_conll(DATA / f"wnut17/{s}.conll") for s in ("dev", "test")}
     tagger.fit(batches, epochs=args.epochs, verbose=2,
-               callbacks=[knlm.models.EntityF1(*splits["dev"])])
+               callbacks=[knlm.training.EntityF1(*splits["dev"])])
     return {f"{s} entity F1": tagger.evaluate_entities(*split)["f1"] for s, split in splits.items()}
 
 

@@ -24,7 +24,10 @@ def public_classes():
     yield pytest.param(
         kerasnlm.training.LayerwiseDecayAdamW, id="kerasnlm.training.LayerwiseDecayAdamW"
     )
+    yield pytest.param(kerasnlm.training.EntityF1, id="kerasnlm.training.EntityF1")
+    yield pytest.param(kerasnlm.training.FinetuningTask, id="kerasnlm.training.FinetuningTask")
     for function in (kerasnlm.training.pretrain, kerasnlm.training.finetune,
+                     kerasnlm.training.compile_with_recipe,
                      kerasnlm.data.split_lines, kerasnlm.export.export_saved_model,
                      kerasnlm.analysis.nearest_neighbors, kerasnlm.analysis.embedding_drift,
                      kerasnlm.analysis.semantic_search):
@@ -40,9 +43,15 @@ def test_docstring_example_runs(cls, tmp_path, monkeypatch):
         exec(compile(block, f"<{cls.__name__} docstring>", "exec"), {})
 
 
-def test_readme_python_blocks_run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # what the blocks save lands there
-    blocks = PYTHON_BLOCK.findall((ROOT / "README.md").read_text())
-    assert blocks
-    for number, block in enumerate(blocks):
-        exec(compile(block, f"<README.md block {number}>", "exec"), {})
+README_BLOCKS = PYTHON_BLOCK.findall((ROOT / "README.md").read_text())
+
+
+def test_readme_has_python_blocks():
+    assert len(README_BLOCKS) >= 5
+
+
+# One test a block, so the test processes share them out.
+@pytest.mark.parametrize("number", range(len(README_BLOCKS)))
+def test_readme_python_block_runs(number, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # what the block saves lands there
+    exec(compile(README_BLOCKS[number], f"<README.md block {number}>", "exec"), {})

@@ -68,23 +68,25 @@ def run_finetune(args):
 
 
 def run_evaluate(args):
+    import dataclasses
+
     from kerasnlm.export.serving import Predictor
+    from kerasnlm.training import FinetuneConfig
     from kerasnlm.training import evaluate_file
-    from kerasnlm.training.finetune import READING
+    from kerasnlm.training.tasks import READING
 
     if not os.path.isfile(args.data):
         raise FileNotFoundError(f"`--data`: no file at {args.data}.")
-    settings = {}
+    reading = {}  # how the run read its files: its column names, batch and lengths
     run = os.path.join(args.model, "results.json")
-    if args.config:  # how the run read its files: its column names, batch and lengths
-        with open(args.config) as f:
-            settings = yaml.safe_load(f) or {}
+    if args.config:
+        reading = dataclasses.asdict(FinetuneConfig.from_file(args.config).reading())
     elif os.path.isdir(args.model) and os.path.isfile(run):
         with open(run) as f:
-            settings = json.load(f)["config"]
-    settings = {key: value for key, value in settings.items() if key in READING}
+            saved = json.load(f)["config"]
+        reading = {key: value for key, value in saved.items() if key in READING}
     model = Predictor.load_keras_model(args.model)
-    scores = evaluate_file(model, args.data, **{**settings, **_settings(args.set)})
+    scores = evaluate_file(model, args.data, **{**reading, **_settings(args.set)})
     print(json.dumps(scores, indent=2))
 
 
@@ -145,6 +147,7 @@ def _config_options(command, kind):
 
 def _parser():
     from kerasnlm import __version__
+    from kerasnlm.training import TASKS
 
     debug = argparse.ArgumentParser(add_help=False)
     debug.add_argument("--debug", action="store_true",
@@ -188,8 +191,9 @@ def _parser():
 
     finetune = command(
         "finetune", run_finetune,
-        "fine-tune a classifier, tagger or translator on TSV/CoNLL/parallel files; keeps the "
-        "best dev checkpoint and prints its dev (and test) scores",
+        "fine-tune a classifier, tagger or translator on TSV/CoNLL/parallel files (the "
+        f"config's task: {', '.join(TASKS)}); keeps the best dev checkpoint and prints its dev "
+        "(and test) scores",
     )
     _config_options(finetune, "FinetuneConfig")
     _distribution_options(finetune)

@@ -28,14 +28,16 @@ from kerasnlm import analysis
 from kerasnlm import data
 from kerasnlm import distribute
 from kerasnlm.export import export_saved_model
-from kerasnlm.models import SequenceClassifier
 from kerasnlm.models import TransformerBackbone
 from kerasnlm.tokenizers import WordPieceTokenizer
+from kerasnlm.training import TASKS
+from kerasnlm.training import Encoders
 from kerasnlm.training import PretrainConfig
+from kerasnlm.training import compile_with_recipe
 from kerasnlm.training import pretrain
-from kerasnlm.training import recipes
 from kerasnlm.training import unigram_perplexity
 from kerasnlm.training.config import fit_verbosity
+from kerasnlm.utils.arguments import positive_integer
 
 SEQUENCE_LENGTH = 64
 VOCABULARY_SIZE = 4000
@@ -53,11 +55,6 @@ LABELS = ["negative", "positive"]
 PROBES = ["a wonderful, moving film", "a dull, lifeless mess",
           "the acting is superb and the story touching", "boring, predictable and far too long"]
 MARKER = "quickstart.json"
-
-
-def _check_positive(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer; received {value!r}.")
 
 
 def _claim(output_dir):
@@ -122,21 +119,18 @@ def _pretrain(corpus, vocabulary, tokenizer, output_dir, steps, precision, seed)
 
 
 def _classifier(backbone, tokenizer, causal, steps, peak=None):
-    """A sentiment classifier on `backbone`, compiled with the recipe that fits it (fine-tuning
-    or from scratch), its peak learning rate replaced by `peak` if given."""
+    """A sentiment classifier on `backbone`, built as `finetune` builds one and compiled with
+    the recipe that fits it (fine-tuning or from scratch), its peak learning rate replaced by
+    `peak` if given."""
     # A causal backbone keeps its causal attention (and mean pooling), as GPT's classifiers
     # do: a few epochs are not enough to re-learn attention that looks both ways.
-    model = SequenceClassifier(
-        backbone, num_classes=2, pooling="mean", use_causal_mask=causal, tokenizer=tokenizer,
-        labels=LABELS,
+    model = TASKS["classification"].build_model(
+        backbone, Encoders(tokenizer, names=LABELS), pooling="mean", use_causal_mask=causal
     )
     if peak is None:
         model.compile()
     else:
-        recipe = recipes.recipe_for(backbone).replace(learning_rate=peak)
-        schedule = recipe.schedule(steps)
-        model.compile(learning_rate=schedule)
-        print(recipes.describe(recipe, schedule))
+        compile_with_recipe(model, steps, learning_rate=peak)
     return model
 
 
@@ -162,8 +156,8 @@ def quickstart(output_dir="runs/quickstart", steps=None, epochs=None, precision=
     """Runs the five stages; returns the figures (also in `output_dir/quickstart.json`)."""
     steps = STEPS if steps is None else steps
     epochs = EPOCHS if epochs is None else epochs
-    _check_positive("steps", steps)
-    _check_positive("epochs", epochs)
+    positive_integer("steps", steps)
+    positive_integer("epochs", epochs)
     if backbone is not None and not os.path.isdir(backbone):
         raise FileNotFoundError(f"`--backbone`: no Hugging Face BERT folder at {backbone}.")
     _claim(output_dir)

@@ -8,5 +8,5 @@ from kerasnlm.models.sentence_encoder import SentenceEncoder
 from kerasnlm.models.seq2seq_transformer import Seq2SeqTransformer
 from kerasnlm.models.sequence_classifier import SequenceClassifier
 from kerasnlm.models.task import Task
-from kerasnlm.models.token_classifier import EntityF1
 from kerasnlm.models.token_classifier import TokenClassifier
+

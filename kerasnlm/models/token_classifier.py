@@ -10,6 +10,8 @@ from kerasnlm.layers.dropout import Dropout
 from kerasnlm.models.task import Task
 from kerasnlm.models.task import is_texts
 from kerasnlm.models.task import token_prediction_loss
+from kerasnlm.utils.arguments import integer_at_least
+from kerasnlm.utils.arguments import rate
 
 
 @keras.saving.register_keras_serializable(package="kerasnlm")
@@ -28,7 +30,8 @@ class TokenClassifier(Task):
     Given a `tokenizer` and the `tags` (names of the classes, IOB2 such as `"B-person"`),
     `predict` also takes raw strings and returns, per string, its entities as dicts `{"text",
     "type", "start", "end"}` (character offsets, `end` exclusive); `evaluate_entities` gives
-    seqeval's entity-level precision, recall and F1.
+    seqeval's entity-level precision, recall and F1 (and `kerasnlm.training.EntityF1` logs
+    them every epoch).
 
     Args:
         backbone: a `kerasnlm.models.TransformerBackbone`, shared by reference.
@@ -58,10 +61,8 @@ class TokenClassifier(Task):
     """
 
     def __init__(self, backbone, num_classes, dropout=0.1, tokenizer=None, tags=None, **kwargs):
-        if not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f"`num_classes` must be an integer >= 2; received {num_classes!r}.")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"`dropout` must be in [0, 1); received {dropout!r}.")
+        integer_at_least("num_classes", num_classes, 2)
+        rate("dropout", dropout)
         if tags is not None and len(tags) != num_classes:
             raise ValueError(f"`tags` names {len(tags)} tags but `num_classes` is {num_classes}.")
         # === Layers ===
@@ -152,43 +153,3 @@ class TokenClassifier(Task):
         config.update({"num_classes": self.num_classes, "dropout": self.dropout, "tags": self.tags})
         return config
 
-
-class EntityF1(keras.callbacks.Callback):
-    """Adds seqeval's entity-level `val_entity_f1` (and precision, recall) to the logs at the
-    end of every epoch, so `ModelCheckpoint`/`EarlyStopping` can monitor it.
-
-    Args:
-        token_lists: list of lists of words of the evaluation sentences.
-        tag_lists: their gold tag names.
-
-    Example:
-    ```python
-    import kerasnlm as knlm
-
-    tokenizer = knlm.tokenizers.WordPieceTokenizer(knlm.data.samples.vocabulary())
-    words, word_tags = knlm.data.read_conll(knlm.data.samples.wnut17("dev"))
-    tags = sorted({t for sentence in word_tags for t in sentence})
-    tagger = knlm.models.TokenClassifier(
-        knlm.models.TransformerBackbone(
-            vocabulary_size=tokenizer.vocabulary_size, sequence_length=48, num_layers=1,
-            num_heads=2, hidden_dim=32, intermediate_dim=64),
-        num_classes=len(tags), tokenizer=tokenizer, tags=tags)
-    tagger.compile()
-    history = tagger.fit(
-        knlm.data.token_classification_dataset(
-            words[:64], word_tags[:64], tokenizer, tags, sequence_length=48, seed=0),
-        callbacks=[knlm.models.EntityF1(words[:32], word_tags[:32])], verbose=0)
-    history.history["val_entity_f1"]  # one F1 per epoch
-    ```
-    """
-
-    def __init__(self, token_lists, tag_lists):
-        super().__init__()
-        self.token_lists = token_lists
-        self.tag_lists = tag_lists
-
-    def on_epoch_end(self, epoch, logs=None):
-        scores = self.model.evaluate_entities(self.token_lists, self.tag_lists)
-        if logs is not None:
-            for key in ("precision", "recall", "f1"):
-                logs[f"val_entity_{key}"] = scores[key]

@@ -1,6 +1,10 @@
 """Fine-tuning a task model (classification, NER, translation) on files, from a notebook or
 `kerasnlm finetune --config cfg.yaml`.
 
+What differs from one task to another (its files, datasets, model, scores and the dev score
+that picks the best epoch) is its `kerasnlm.training.tasks.FinetuningTask`, found by the
+config's `task` in `TASKS`; this module runs any of them the same way.
+
 The backbone is either a pretrained one (`backbone: runs/pretrain_mlm/backbone.keras`, with
 the `vocab.txt` beside it, or a Hugging Face BERT folder such as a sentence-transformers model,
 whose tokenizer comes with it) or a new one of the configured size. A run writes into
@@ -20,12 +24,7 @@ import os
 
 import keras
 
-from kerasnlm import data
 from kerasnlm import distribute
-from kerasnlm.models import EntityF1
-from kerasnlm.models import Seq2SeqTransformer
-from kerasnlm.models import SequenceClassifier
-from kerasnlm.models import TokenClassifier
 from kerasnlm.models import TransformerBackbone
 from kerasnlm.tokenizers import WordPieceTokenizer
 from kerasnlm.training import recipes
@@ -34,27 +33,22 @@ from kerasnlm.training.config import FileConfig
 from kerasnlm.training.config import RunSettings
 from kerasnlm.training.config import fit_verbosity
 from kerasnlm.training.optimizers import LayerwiseDecayAdamW
-
-# The task model each task trains.
-TASK_MODELS = {
-    "classification": SequenceClassifier,
-    "token_classification": TokenClassifier,
-    "seq2seq": Seq2SeqTransformer,
-}
-TASKS = tuple(TASK_MODELS)
-# What "best" means for each task: the dev score ModelCheckpoint keeps the best of.
-MONITORS = {
-    "classification": ("val_accuracy", "max"),
-    "token_classification": ("val_entity_f1", "max"),
-    "seq2seq": ("val_loss", "min"),
-}
+from kerasnlm.training.tasks import READING
+from kerasnlm.training.tasks import TASKS
+from kerasnlm.training.tasks import Encoders
+from kerasnlm.training.tasks import ReadingSettings
+from kerasnlm.training.tasks import task_of
+from kerasnlm.utils.arguments import one_of
+from kerasnlm.utils.arguments import positive_integer
+from kerasnlm.utils.arguments import rate
 
 
 @dataclasses.dataclass
 class FinetuneConfig(FileConfig, BackboneSettings, RunSettings):
     """Everything a fine-tuning run needs; also the schema of the `--config` file.
 
-    Data formats: `classification`: TSV with a header (`text_column`, `label_column`, and
+    `task` names a kind registered in `kerasnlm.training.tasks.TASKS`. Data formats:
+    `classification`: TSV with a header (`text_column`, `label_column`, and
     `text_pair_column` for pairs); `token_classification`: CoNLL (token and tag columns);
     `seq2seq`: `source<TAB>target` lines. The model fields (`BackboneSettings`) size a new
     backbone; with `backbone` (a saved, e.g. pretrained, one) only `sequence_length` and
@@ -103,8 +97,7 @@ class FinetuneConfig(FileConfig, BackboneSettings, RunSettings):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.task not in TASKS:
-            raise ValueError(f"`task` must be one of {TASKS}; received {self.task!r}.")
+        one_of("task", self.task, tuple(TASKS))
         for name in ("train", "dev") + (("test",) if self.test else ()):
             path = getattr(self, name)
             if not os.path.isfile(path):
@@ -116,51 +109,14 @@ class FinetuneConfig(FileConfig, BackboneSettings, RunSettings):
                 f"`vocabulary` with a Hugging Face folder as `backbone`: the folder's own "
                 f"tokenizer ({self.backbone}) is used, with its casing and settings."
             )
-        for name in ("epochs", "batch_size", "sequence_length"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be a positive integer; received {value!r}.")
-        if self.warmup_ratio is not None and not 0 <= self.warmup_ratio < 1:
-            raise ValueError(f"`warmup_ratio` must be in [0, 1); received {self.warmup_ratio!r}.")
+        positive_integer("epochs", self.epochs)
+        self.reading()  # checks `batch_size` and `sequence_length`
+        if self.warmup_ratio is not None:
+            rate("warmup_ratio", self.warmup_ratio)
 
-
-def read_task_data(config, path):
-    """`(inputs, targets)` of one file: texts (or text pairs) and labels, sentences of words
-    and tags, or sources and targets."""
-    if config.task == "classification":
-        columns = data.read_tsv(
-            path, text_column=config.text_column, label_column=config.label_column,
-            text_pair_column=config.text_pair_column,
-        )
-        return columns[:-1], columns[-1]
-    if config.task == "token_classification":
-        return data.read_conll(path)
-    return data.read_parallel(path)
-
-
-def _names(config, train_targets):
-    """Class or tag names, from the training file; class labels as strings (a file of only
-    integer labels reads as ints, a file with one word among them as strs), in numeric order
-    when they are numbers."""
-    if config.task == "classification":
-        names = {str(label) for label in train_targets}
-        return sorted(
-            names, key=lambda v: (0, int(v), "") if v.lstrip("-").isdigit() else (1, 0, v)
-        )
-    return sorted({tag for sentence in train_targets for tag in sentence})
-
-
-def _check_names(config, names, targets, path):
-    if config.task == "classification":
-        seen = {str(label) for label in targets}
-    else:
-        seen = {tag for sentence in targets for tag in sentence}
-    unknown = sorted(seen - set(names), key=str)
-    if unknown:
-        kind = "labels" if config.task == "classification" else "tags"
-        raise ValueError(
-            f"{path} has {kind} the training file does not: {unknown[:10]} (known: {names})."
-        )
+    def reading(self):
+        """The `ReadingSettings` of this run: how its files are read and batched."""
+        return ReadingSettings(**{name: getattr(self, name) for name in READING})
 
 
 def _output(config, name):
@@ -168,7 +124,9 @@ def _output(config, name):
     return distribute.worker_path(os.path.join(config.output_dir, name))
 
 
-def _tokenizers(config, train_inputs, train_targets):
+def _tokenizer(config, texts):
+    """The tokenizer of the inputs: the pretrained backbone's, the configured vocabulary's,
+    or one trained on `texts`; saved as vocab.txt."""
     os.makedirs(_output(config, ""), exist_ok=True)
     vocabulary = config.vocabulary
     if vocabulary is None and config.backbone is not None and os.path.isdir(config.backbone):
@@ -183,30 +141,12 @@ def _tokenizers(config, train_inputs, train_targets):
     if vocabulary is not None:
         tokenizer = WordPieceTokenizer(vocabulary=vocabulary, lowercase=config.lowercase)
     elif config.backbone is None:
-        if config.task == "classification":
-            texts = [t for column in train_inputs for t in column]
-        elif config.task == "token_classification":
-            texts = [" ".join(words) for words in train_inputs]
-        else:
-            texts = list(train_inputs)
         tokenizer = WordPieceTokenizer.train(
             texts, vocabulary_size=config.vocabulary_size, lowercase=config.lowercase,
             seed=config.seed,
         )
     tokenizer.save_vocabulary(_output(config, "vocab.txt"))
-    if config.task != "seq2seq":
-        return tokenizer, None
-    if config.target_vocabulary is not None:
-        target = WordPieceTokenizer(
-            vocabulary=config.target_vocabulary, lowercase=config.target_lowercase
-        )
-    else:
-        target = WordPieceTokenizer.train(
-            list(train_targets), vocabulary_size=config.target_vocabulary_size,
-            lowercase=config.target_lowercase, seed=config.seed,
-        )
-    target.save_vocabulary(_output(config, "target_vocab.txt"))
-    return tokenizer, target
+    return tokenizer
 
 
 def _backbone(config, tokenizer, precision):
@@ -230,45 +170,6 @@ def _backbone(config, tokenizer, precision):
     return backbone
 
 
-def build_task_model(config, backbone, tokenizer, target_tokenizer, names):
-    if config.task == "classification":
-        return SequenceClassifier(
-            backbone, len(names), pooling=config.pooling, dropout=config.dropout,
-            use_causal_mask=config.use_causal_mask, tokenizer=tokenizer, labels=names,
-        )
-    if config.task == "token_classification":
-        return TokenClassifier(
-            backbone, len(names), dropout=config.dropout, tokenizer=tokenizer, tags=names
-        )
-    return Seq2SeqTransformer(
-        backbone, num_decoder_layers=config.num_decoder_layers, tokenizer=tokenizer,
-        target_tokenizer=target_tokenizer,
-        target_sequence_length=config.target_sequence_length or config.sequence_length,
-    )
-
-
-def _dataset(config, inputs, targets, tokenizer, target_tokenizer, names, shuffle):
-    common = dict(
-        batch_size=config.batch_size, pad_to_multiple_of=config.pad_to_multiple_of,
-        shuffle=shuffle, seed=config.seed,
-    )
-    if config.task == "classification":
-        ids = [names.index(str(label)) for label in targets]
-        return data.classification_dataset(
-            inputs[0], ids, tokenizer, sequence_length=config.sequence_length,
-            text_pairs=inputs[1] if len(inputs) > 1 else None, num_classes=len(names), **common,
-        )
-    if config.task == "token_classification":
-        return data.token_classification_dataset(
-            inputs, targets, tokenizer, names, sequence_length=config.sequence_length, **common
-        )
-    return data.seq2seq_dataset(
-        inputs, targets, tokenizer, sequence_length=config.sequence_length,
-        target_sequence_length=config.target_sequence_length or config.sequence_length,
-        target_tokenizer=target_tokenizer, **common,
-    )
-
-
 def _freeze(config, backbone):
     if config.freeze_embeddings:
         backbone.embedding.trainable = False
@@ -281,23 +182,45 @@ def _freeze(config, backbone):
         block.trainable = False
 
 
-def _compile(config, model, train_size):
-    """Compiles with the recipe that fits the backbone, the config's settings replacing its
-    values, over the run's steps."""
-    steps = config.epochs * math.ceil(train_size / config.batch_size)
+def compile_with_recipe(model, total_steps, learning_rate=None, warmup_ratio=None, decay=None,
+                        weight_decay=None, layer_decay=None, verbose=True):
+    """Compiles a task model with the recipe that fits its backbone over a run of
+    `total_steps` (`kerasnlm.training.recipes`), as `finetune` does.
+
+    Args:
+        model: a `kerasnlm.models.Task`.
+        total_steps: int, the training steps the schedule spans.
+        learning_rate, warmup_ratio, decay, weight_decay: replace the recipe's values
+            (None keeps the recipe's).
+        layer_decay: float, a layer-wise learning-rate decay factor (`LayerwiseDecayAdamW`);
+            None for one rate throughout.
+        verbose: print which recipe and schedule the run uses.
+
+    Example:
+    ```python
+    import kerasnlm as knlm
+
+    backbone = knlm.models.TransformerBackbone(
+        vocabulary_size=1000, sequence_length=32, num_layers=1, num_heads=2, hidden_dim=32,
+        intermediate_dim=64)
+    classifier = knlm.models.SequenceClassifier(backbone, num_classes=2)
+    knlm.training.compile_with_recipe(classifier, total_steps=100, learning_rate=1e-3)
+    # prints: kerasnlm: from-scratch recipe (new backbone): AdamW, constant learning rate ...
+    ```
+    """
     recipe = recipes.recipe_for(model.backbone).replace(
-        learning_rate=config.learning_rate, warmup_ratio=config.warmup_ratio,
-        decay=config.decay, weight_decay=config.weight_decay,
+        learning_rate=learning_rate, warmup_ratio=warmup_ratio, decay=decay,
+        weight_decay=weight_decay,
     )
-    schedule = recipe.schedule(steps)
-    if config.verbose != 0:
+    schedule = recipe.schedule(total_steps)
+    if verbose:
         print(recipes.describe(recipe, schedule))
-    if config.layer_decay is None:
+    if layer_decay is None:
         model.compile(learning_rate=schedule, weight_decay=recipe.weight_decay)
     else:
         model.compile(
             optimizer=LayerwiseDecayAdamW(
-                schedule, num_layers=model.backbone.num_layers, layer_decay=config.layer_decay,
+                schedule, num_layers=model.backbone.num_layers, layer_decay=layer_decay,
                 weight_decay=recipe.weight_decay,
             )
         )
@@ -314,46 +237,26 @@ def _best_logged(history, monitor, mode):
     return max(values) if mode == "max" else min(values)
 
 
-def evaluate_task(config, model, inputs, targets, tokenizer, target_tokenizer, names):
-    """The task's scores on one file: accuracy, entity P/R/F1, or BLEU (plus the loss)."""
-    dataset = _dataset(config, inputs, targets, tokenizer, target_tokenizer, names, False)
-    scores = model.evaluate(dataset, verbose=0, return_dict=True)
-    scores = {key: float(value) for key, value in scores.items()}
-    if config.task == "token_classification":
-        entities = model.evaluate_entities(inputs, targets)
-        scores.update({f"entity_{k}": float(entities[k]) for k in ("precision", "recall", "f1")})
-    elif config.task == "seq2seq":
-        n = config.bleu_examples
-        bleu = model.evaluate_bleu(list(inputs[:n]), list(targets[:n]), sampler="greedy")
-        scores.update({"bleu": bleu["bleu"], "bleu_examples": len(inputs[:n]),
-                       "bleu_signature": bleu["signature"]})
-    return scores
-
-
-# The settings that say how a task file is read and batched (the rest size and train a model).
-READING = ("text_column", "label_column", "text_pair_column", "batch_size", "pad_to_multiple_of",
-           "sequence_length", "target_sequence_length", "bleu_examples")
-
-
 def evaluate_file(model, path, **settings):
     """A saved task model's scores on one file of its task's format (`kerasnlm evaluate`).
 
     Args:
-        model: a `SequenceClassifier`, `TokenClassifier` or `Seq2SeqTransformer` holding its
-            tokenizer (and its class or tag names), as `finetune` saves them.
+        model: a model of a registered task (`TASKS`: a `SequenceClassifier`,
+            `TokenClassifier` or `Seq2SeqTransformer`) holding its tokenizer (and its class or
+            tag names), as `finetune` saves them.
         path: a TSV, CoNLL or `source<TAB>target` file, as `finetune` reads.
         **settings: the `FinetuneConfig` settings that say how to read and batch the file
             (`READING`: `text_column`, `label_column`, `batch_size`, `sequence_length`, ...);
-            `sequence_length` defaults to the backbone's.
+            `sequence_length` defaults to the backbone's, the others to `FinetuneConfig`'s.
 
     Returns:
         The scores `finetune` reports for a split: loss and accuracy; plus entity precision,
         recall and F1; or BLEU.
     """
-    task = next((name for name, cls in TASK_MODELS.items() if isinstance(model, cls)), None)
+    task = task_of(model)
     if task is None:
         raise TypeError(
-            f"`model` must be one of {[cls.__name__ for cls in TASK_MODELS.values()]}; "
+            f"`model` must be one of {[task.model_class.__name__ for task in TASKS.values()]}; "
             f"received a {type(model).__name__}."
         )
     unknown = sorted(set(settings) - set(READING))
@@ -361,23 +264,61 @@ def evaluate_file(model, path, **settings):
         raise ValueError(f"Unknown settings for evaluation: {unknown} (known: {list(READING)}).")
     if model.tokenizer is None:
         raise ValueError(f"The {type(model).__name__} holds no tokenizer to read {path} with.")
-    settings = {key: value for key, value in settings.items() if value is not None}
-    settings.setdefault("sequence_length", model.backbone.sequence_length)
-    config = FinetuneConfig(task=task, train=path, dev=path, output_dir=os.path.dirname(path),
-                            verbose=0, **settings)
-    if task == "classification":
-        names = model.labels or [str(i) for i in range(model.num_classes)]
-    elif task == "token_classification":
-        if model.tags is None:
-            raise ValueError("The TokenClassifier holds no tag names to read CoNLL tags with.")
-        names = model.tags
-    else:
-        names = None
-    inputs, targets = read_task_data(config, path)
-    if names is not None:
-        _check_names(config, names, targets, path)
-    target_tokenizer = getattr(model, "target_tokenizer", None)
-    return evaluate_task(config, model, inputs, targets, model.tokenizer, target_tokenizer, names)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"`path`: no file at {path}.")
+    defaults = {field.name: field.default for field in dataclasses.fields(FinetuneConfig)}
+    reading = ReadingSettings(**{
+        **{name: defaults[name] for name in READING},
+        "sequence_length": model.backbone.sequence_length,
+        **{name: value for name, value in settings.items() if value is not None},
+    })
+    encoders = task.encoders_of(model)
+    inputs, targets = task.read(path, reading)
+    task.check_names(encoders.names, targets, path)
+    return task.evaluate(model, inputs, targets, encoders, reading)
+
+
+def _read_files(config, task, reading):
+    """The training examples (the first `max_train_examples`), the names of their targets,
+    and the examples of each evaluation split, checked against those names."""
+    train = task.read(config.train, reading)
+    if config.max_train_examples:
+        train = task.first(*train, config.max_train_examples)
+    names = task.names(train[1])
+    splits = {"dev": config.dev, **({"test": config.test} if config.test else {})}
+    evaluation = {}
+    for split, path in splits.items():
+        evaluation[split] = task.read(path, reading)
+        task.check_names(names, evaluation[split][1], path)
+    return train, names, evaluation
+
+
+def _fit(config, task, model, train, dev, encoders, reading):
+    """Trains `model`, keeping its best dev epoch in best.keras and the history in
+    history.csv; returns the path of best.keras."""
+    train_batches = task.dataset(*train, encoders, reading, shuffle=True, seed=config.seed)
+    dev_batches = task.dataset(*dev, encoders, reading)
+    monitor, mode = task.monitor
+    best_path = _output(config, "best.keras")
+    # A rerun after an interruption resumes from the last epoch backed up, keeps the history
+    # logged so far and replaces best.keras only with a better model.
+    backup = os.path.join(config.output_dir, "backup")
+    resuming = os.path.exists(os.path.join(backup, "training_metadata.json"))
+    history = os.path.join(config.output_dir, "history.csv")
+    callbacks = [
+        distribute.BackupAndRestore(backup),
+        *task.callbacks(*dev),  # before the checkpoint that reads what they log
+        keras.callbacks.ModelCheckpoint(
+            best_path, monitor=monitor, mode=mode, save_best_only=True,
+            initial_value_threshold=_best_logged(history, monitor, mode) if resuming else None,
+        ),
+        keras.callbacks.CSVLogger(distribute.worker_path(history), append=resuming),
+    ]
+    model.fit(
+        train_batches, validation_data=dev_batches, epochs=config.epochs, callbacks=callbacks,
+        verbose=fit_verbosity(config.verbose), shuffle=False,  # the pipeline shuffles, seeded
+    )
+    return best_path
 
 
 def finetune(config):
@@ -399,60 +340,33 @@ def finetune(config):
     """
     strategy, precision = config.distribution()  # first: before TensorFlow runs
     keras.utils.set_random_seed(config.seed)
-    train_inputs, train_targets = read_task_data(config, config.train)
-    if config.max_train_examples:
-        if config.task == "classification":
-            train_inputs = [column[: config.max_train_examples] for column in train_inputs]
-        else:
-            train_inputs = train_inputs[: config.max_train_examples]
-        train_targets = train_targets[: config.max_train_examples]
-    names = _names(config, train_targets) if config.task != "seq2seq" else None
-    splits = {"dev": config.dev, **({"test": config.test} if config.test else {})}
-    evaluation = {}
-    for split, path in splits.items():
-        evaluation[split] = read_task_data(config, path)
-        if names is not None:
-            _check_names(config, names, evaluation[split][1], path)
-
-    tokenizer, target_tokenizer = _tokenizers(config, train_inputs, train_targets)
+    task, reading = TASKS[config.task], config.reading()
+    train, names, evaluation = _read_files(config, task, reading)
+    tokenizer = _tokenizer(config, task.vocabulary_texts(train[0]))
+    target_tokenizer = task.target_tokenizer(config, train[1])
+    if target_tokenizer is not None:
+        target_tokenizer.save_vocabulary(_output(config, "target_vocab.txt"))
+    encoders = Encoders(tokenizer, target_tokenizer, names)
     with strategy.scope():
         backbone = _backbone(config, tokenizer, precision)
-        model = build_task_model(config, backbone, tokenizer, target_tokenizer, names)
+        model = task.build_model(backbone, encoders, **task.model_settings(config))
         _freeze(config, backbone)
-        _compile(config, model, len(train_targets))
-
-    train = _dataset(config, train_inputs, train_targets, tokenizer, target_tokenizer, names, True)
-    dev = _dataset(config, *evaluation["dev"], tokenizer, target_tokenizer, names, False)
-    monitor, mode = MONITORS[config.task]
-    best_path = _output(config, "best.keras")
-    # A rerun after an interruption resumes from the last epoch backed up, keeps the history
-    # logged so far and replaces best.keras only with a better model.
-    backup = os.path.join(config.output_dir, "backup")
-    resuming = os.path.exists(os.path.join(backup, "training_metadata.json"))
-    history = os.path.join(config.output_dir, "history.csv")
-    callbacks = [distribute.BackupAndRestore(backup)]
-    if config.task == "token_classification":
-        callbacks.append(EntityF1(*evaluation["dev"]))  # before the checkpoint that reads it
-    callbacks += [
-        keras.callbacks.ModelCheckpoint(
-            best_path, monitor=monitor, mode=mode, save_best_only=True,
-            initial_value_threshold=_best_logged(history, monitor, mode) if resuming else None,
-        ),
-        keras.callbacks.CSVLogger(distribute.worker_path(history), append=resuming),
-    ]
-    model.fit(
-        train, validation_data=dev, epochs=config.epochs, callbacks=callbacks,
-        verbose=fit_verbosity(config.verbose), shuffle=False,  # the pipeline shuffles, seeded
-    )
+        compile_with_recipe(
+            model, config.epochs * math.ceil(len(train[1]) / config.batch_size),
+            learning_rate=config.learning_rate, warmup_ratio=config.warmup_ratio,
+            decay=config.decay, weight_decay=config.weight_decay,
+            layer_decay=config.layer_decay, verbose=config.verbose != 0,
+        )
+    best_path = _fit(config, task, model, train, evaluation["dev"], encoders, reading)
 
     with strategy.scope():
         best = keras.models.load_model(best_path)
     results = {
-        split: evaluate_task(config, best, *evaluation[split], tokenizer, target_tokenizer, names)
-        for split in splits
+        split: task.evaluate(best, *examples, encoders, reading)
+        for split, examples in evaluation.items()
     }
     results["config"] = dataclasses.asdict(config)
-    results["train_examples"] = len(train_targets)
+    results["train_examples"] = len(train[1])
     with open(_output(config, "results.json"), "w") as f:
         json.dump(results, f, indent=2, default=str)
     distribute.remove_worker_files()

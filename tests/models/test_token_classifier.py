@@ -57,7 +57,7 @@ def test_entity_f1_from_seqeval_and_callback(trained):
         words, tags, knlm.tokenizers.WordPieceTokenizer(knlm.data.samples.vocabulary()), TAGS,
         sequence_length=16, batch_size=5, seed=0,
     )
-    logs = tagger.fit(dataset, verbose=0, callbacks=[knlm.models.EntityF1(words, tags)]).history
+    logs = tagger.fit(dataset, verbose=0, callbacks=[knlm.training.EntityF1(words, tags)]).history
     assert logs["val_entity_f1"] == [1.0] and logs["val_entity_recall"] == [1.0]
     wrong = [["O"] * len(w) for w in words]
     assert tagger.evaluate_entities(words, wrong)["recall"] == 0.0

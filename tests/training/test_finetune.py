@@ -243,3 +243,38 @@ def test_precision_and_strategy_from_the_command_line(pretrained, tmp_path, caps
     with pytest.raises(SystemExit) as exit:
         main(["finetune", "--config", str(tmp_path / "cfg.yaml"), "--precision", "fp8"])
     assert exit.value.code == 2 and "invalid choice: 'fp8'" in capsys.readouterr().err
+
+
+def test_a_new_task_kind_is_one_registered_class(tmp_path):
+    @knlm.training.register_task
+    class ClassificationByLoss(knlm.training.tasks.Classification):
+        name = "classification_by_loss"
+        monitor = ("val_loss", "min")
+
+    try:
+        config = knlm.training.FinetuneConfig(
+            task="classification_by_loss", train=samples.sst2("train"),
+            dev=samples.sst2("dev"), output_dir=str(tmp_path), vocabulary=samples.vocabulary(),
+            sequence_length=32, epochs=1, max_train_examples=64, verbose=0, **TINY,
+        )
+        model, results = knlm.training.finetune(config)
+    finally:
+        del knlm.training.TASKS["classification_by_loss"]
+    assert isinstance(model, knlm.models.SequenceClassifier)
+    assert {"loss", "accuracy"} <= set(results["dev"])
+    with pytest.raises(ValueError, match="`task` must be one of"):
+        knlm.training.FinetuneConfig(**{**config.__dict__, "task": "classification_by_loss"})
+
+
+def test_the_registry_builds_the_model_finetune_builds(tokenizer):
+    backbone = knlm.models.TransformerBackbone(tokenizer.vocabulary_size, 32, **TINY)
+    encoders = knlm.training.Encoders(tokenizer, names=["O", "B-person", "I-person"])
+    tagging = knlm.training.TASKS["token_classification"]
+    tagger = tagging.build_model(backbone, encoders, dropout=0.2)
+    assert isinstance(tagger, knlm.models.TokenClassifier) and tagger.backbone is backbone
+    assert (tagger.tags, tagger.dropout, tagger.tokenizer) == (encoders.names, 0.2, tokenizer)
+    assert tagging.monitor == ("val_entity_f1", "max")
+    assert [type(c).__name__ for c in tagging.callbacks([["Bob"]], [["B-person"]])] == [
+        "EntityF1"
+    ]
+    assert knlm.training.TASKS["seq2seq"].monitor == ("val_loss", "min")
