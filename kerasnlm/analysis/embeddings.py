@@ -5,6 +5,8 @@ import os
 import numpy as np
 from keras import ops
 
+from kerasnlm.utils.arguments import positive_integer
+
 
 def special_mask(tokens):
     """True for the tokens in brackets: `[PAD]`, `[CLS]`... and BERT's `[unused0]`... place
@@ -121,8 +123,7 @@ def analogy(model, tokenizer, a, b, c, k=10):
 
 
 def _check_k(k):
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise ValueError(f"`k` must be a positive integer; received {k!r}.")
+    positive_integer("k", k)
 
 
 def _check_vocabulary(matrix, tokenizer):

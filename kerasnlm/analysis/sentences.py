@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from kerasnlm.utils.arguments import positive_integer
+
 
 def sentence_encoder(model, tokenizer=None, pooling="mean", normalize=True):
     """A `SentenceEncoder` over a backbone, a task model's backbone or a `.keras` file, or the
@@ -49,8 +51,7 @@ def semantic_search(model, tokenizer, queries, corpus, k=5, pooling="mean"):
     knlm.analysis.semantic_search(backbone, tokenizer, ["a great movie"], corpus, k=2)
     ```
     """
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"`k` must be a positive integer; received {k!r}.")
+    positive_integer("k", k)
     encoder = sentence_encoder(model, tokenizer, pooling)
     scores = similarity(encoder.predict(list(queries)), encoder.predict(list(corpus)))
     results = []

@@ -3,6 +3,8 @@ import re
 import keras
 
 from kerasnlm.training.recipes import NO_DECAY
+from kerasnlm.utils.arguments import fraction
+from kerasnlm.utils.arguments import positive_integer
 
 
 @keras.saving.register_keras_serializable(package="kerasnlm")
@@ -38,10 +40,8 @@ class LayerwiseDecayAdamW(keras.optimizers.AdamW):
     def __init__(
         self, learning_rate=1e-4, num_layers=4, layer_decay=0.8, weight_decay=0.01, **kwargs
     ):
-        if not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"`num_layers` must be a positive integer; received {num_layers!r}.")
-        if not 0 < layer_decay <= 1:
-            raise ValueError(f"`layer_decay` must be in (0, 1]; received {layer_decay!r}.")
+        positive_integer("num_layers", num_layers)
+        fraction("layer_decay", layer_decay)
         super().__init__(learning_rate=learning_rate, weight_decay=weight_decay, **kwargs)
         self.num_layers = num_layers
         self.layer_decay = layer_decay

@@ -35,6 +35,7 @@ from kerasnlm.training.config import FileConfig
 from kerasnlm.training.config import RunSettings
 from kerasnlm.training.config import fit_verbosity
 from kerasnlm.training.schedules import WarmupDecay
+from kerasnlm.utils.arguments import positive_integer
 
 OBJECTIVES = {"masked_lm": MaskedLanguageModel, "causal_lm": CausalLanguageModel}
 PIPELINES = {"masked_lm": data.masked_lm_dataset, "causal_lm": data.causal_lm_dataset}
@@ -76,9 +77,7 @@ class PretrainConfig(FileConfig, BackboneSettings, RunSettings):
                 f"`objective` must be one of {sorted(OBJECTIVES)}; received {self.objective!r}."
             )
         for name in ("steps", "checkpoint_every", "batch_size", "sequence_length"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be a positive integer; received {value!r}.")
+            positive_integer(name, getattr(self, name))
         if self.steps % self.checkpoint_every:
             raise ValueError(
                 f"`steps` ({self.steps}) must be a multiple of `checkpoint_every` "

@@ -1,6 +1,9 @@
 import keras
 from keras import ops
 
+from kerasnlm.utils.arguments import integer_at_least
+from kerasnlm.utils.arguments import positive_integer
+
 DECAYS = ("linear", "cosine", "constant")
 
 
@@ -41,18 +44,15 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
             raise ValueError(f"`decay` must be one of {DECAYS}; received {decay!r}.")
         if total_steps is None and decay != "constant":
             raise ValueError(f"`total_steps` is needed to decay ({decay!r}) to 0.")
-        if total_steps is not None and (
-            not isinstance(total_steps, int) or isinstance(total_steps, bool) or total_steps < 1
-        ):
-            raise ValueError(f"`total_steps` must be a positive integer; received {total_steps!r}.")
+        if total_steps is not None:
+            positive_integer("total_steps", total_steps)
         limit = total_steps if total_steps is not None else float("inf")
         if not isinstance(warmup_steps, int) or not 0 <= warmup_steps < limit:
             raise ValueError(
                 f"`warmup_steps` must be an integer in [0, total_steps={total_steps}); "
                 f"received {warmup_steps!r}."
             )
-        if not isinstance(start_step, int) or isinstance(start_step, bool) or start_step < 0:
-            raise ValueError(f"`start_step` must be an integer >= 0; received {start_step!r}.")
+        integer_at_least("start_step", start_step, 0)
         self.peak_learning_rate = peak_learning_rate
         self.total_steps = total_steps
         self.warmup_steps = warmup_steps
