@@ -5,7 +5,9 @@ from kerasnlm.layers.dropout import Dropout
 from kerasnlm.layers.fused_dense import FusedDense
 from kerasnlm.layers.token_and_position_embedding import TokenAndPositionEmbedding
 from kerasnlm.layers.transformer_encoder import TransformerEncoder
+from kerasnlm.models import generation
 from kerasnlm.models.model import Model
+from kerasnlm.utils import arguments
 from kerasnlm.utils.activations import get_activation
 from kerasnlm.utils.checks import check_token_ids
 
@@ -109,20 +111,14 @@ class TransformerBackbone(Model):
         dtype=None,
         **kwargs,
     ):
-        if not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"`num_layers` must be a positive integer; received {num_layers!r}.")
-        if not isinstance(hidden_dim, int) or hidden_dim < 1:
-            raise ValueError(f"`hidden_dim` must be a positive integer; received {hidden_dim!r}.")
-        if not isinstance(num_heads, int) or num_heads < 1:
-            raise ValueError(f"`num_heads` must be a positive integer; received {num_heads!r}.")
+        arguments.positive_integer("num_layers", num_layers)
+        arguments.positive_integer("hidden_dim", hidden_dim)
+        arguments.positive_integer("num_heads", num_heads)
         if hidden_dim % num_heads:
             raise ValueError(
                 f"`hidden_dim` ({hidden_dim}) must be divisible by `num_heads` ({num_heads})."
             )
-        if not isinstance(num_segments, int) or isinstance(num_segments, bool) or num_segments < 0:
-            raise ValueError(
-                f"`num_segments` must be an integer >= 0; received {num_segments!r}."
-            )
+        arguments.integer_at_least("num_segments", num_segments, 0)
 
         # === Layers ===
         self.embedding = TokenAndPositionEmbedding(
@@ -257,30 +253,19 @@ class TransformerBackbone(Model):
         if self.embedding_norm is not None:
             x = self.embedding_norm(x)
         x = self.embedding_dropout(x, training=training)
-        layer_caches, scores = [], []
-        for i, encoder in enumerate(self.encoder_layers):
-            if return_attention_scores:
-                x, layer_scores = encoder(
-                    x, padding_mask=padding_mask, use_causal_mask=use_causal_mask,
-                    training=training, return_attention_scores=True,
-                )
-                scores.append(layer_scores)
-            elif cache is None:
-                x = encoder(
-                    x, padding_mask=padding_mask, use_causal_mask=use_causal_mask,
-                    training=training,
-                )
-            else:
-                x, layer_cache = encoder(x, cache=cache[:, i], cache_index=cache_index)
-                layer_caches.append(layer_cache)
-        if self.final_norm is not None:
-            x = self.final_norm(x)
-        x = ops.cast(x, "float32")
-        if return_attention_scores:
-            return x, scores
-        if cache is None:
-            return x
-        return x, ops.stack(layer_caches, axis=1)
+
+        def block(i, encoder, x, layer_cache):
+            if layer_cache is not None:
+                return encoder(x, cache=layer_cache, cache_index=cache_index)
+            return encoder(
+                x, padding_mask=padding_mask, use_causal_mask=use_causal_mask,
+                training=training, return_attention_scores=return_attention_scores,
+            )
+
+        return generation.run_blocks(
+            self.encoder_layers, x, block, cache=cache, final_norm=self.final_norm,
+            collect=return_attention_scores,
+        )
 
     def new_inputs(self):
         """Fresh `keras.Input`s for a model built on this backbone: `token_ids`,
@@ -302,9 +287,10 @@ class TransformerBackbone(Model):
 
     def initial_cache(self, batch_size, max_length):
         """An empty key/value cache for decoding up to `max_length` positions."""
-        head_dim = self.hidden_dim // self.num_heads
-        shape = (batch_size, self.num_layers, 2, self.num_heads, max_length, head_dim)
-        return ops.zeros(shape, dtype=self.embedding.compute_dtype)
+        return generation.empty_cache(
+            batch_size, self.num_layers, self.num_heads, max_length,
+            self.hidden_dim // self.num_heads, self.embedding.compute_dtype,
+        )
 
     @classmethod
     def from_pretrained(cls, path, **kwargs):

@@ -1,5 +1,4 @@
 import keras
-import keras_hub
 import numpy as np
 from keras import ops
 
@@ -9,8 +8,6 @@ from kerasnlm.models.task import Task
 from kerasnlm.models.task import is_texts
 from kerasnlm.models.task import token_prediction_loss
 from kerasnlm.models.task import token_prediction_metrics
-from kerasnlm.utils.checks import check_integer_dtype
-from kerasnlm.utils.checks import check_token_ids
 
 
 @keras.saving.register_keras_serializable(package="kerasnlm")
@@ -63,7 +60,7 @@ class CausalLanguageModel(Task):
         hidden = backbone.encode_inputs(inputs, use_causal_mask=True)
         super().__init__(inputs, head(hidden), backbone=backbone, tokenizer=tokenizer, **kwargs)
         self.head = head
-        self._generate_functions = {}
+        self._compiled_loops = generation.CompiledLoops(self.generate_loop)
 
     def default_loss(self):
         return token_prediction_loss()
@@ -73,15 +70,12 @@ class CausalLanguageModel(Task):
 
     # --- Generation ---
 
-    def _allowed_logits(self, logits):
-        allowed = generation.allowed_tokens(self.backbone.vocabulary_size, self.tokenizer)
-        return generation.restrict_logits(logits, allowed)
-
     def _next_with_cache(self, token_ids, cache, index):
         """Logits for position `index` given everything before it, one position of work."""
-        previous = ops.slice(token_ids, (0, index - 1), (ops.shape(token_ids)[0], 1))
+        previous = generation.token_before(token_ids, index)
         hidden, cache = self.backbone.encode(previous, cache=cache, cache_index=index - 1)
-        return self._allowed_logits(self.head(hidden)[:, 0]), hidden[:, 0], cache
+        logits = generation.allowed_logits(self.head(hidden)[:, 0], self.tokenizer)
+        return logits, hidden[:, 0], cache
 
     def _next_without_cache(self, token_ids, cache, index):
         """The same logits by re-running the whole prefix (for checking the cache)."""
@@ -91,32 +85,24 @@ class CausalLanguageModel(Task):
             token_ids, padding_mask=ops.ones_like(token_ids), use_causal_mask=True
         )
         hidden = ops.take(hidden, index - 1, axis=1)
-        return self._allowed_logits(self.head(hidden[:, None])[:, 0]), hidden, cache
-
-    def _generate_ids(self, token_ids, prompt_mask, start, sampler, stop_token_ids, use_cache):
-        cache = None
-        if use_cache:
-            batch, length = ops.shape(token_ids)
-            _, cache = self.backbone.encode(
-                token_ids, cache=self.backbone.initial_cache(batch, length)
-            )
-        return sampler(
-            next=self._next_with_cache if use_cache else self._next_without_cache,
-            prompt=token_ids,
-            cache=cache,
-            index=start,
-            mask=prompt_mask,
-            stop_token_ids=stop_token_ids,
-            model=self,
-        )
+        logits = self.head(hidden[:, None])[:, 0]
+        return generation.allowed_logits(logits, self.tokenizer), hidden, cache
 
     def generate_loop(self, sampler, stop_token_ids, use_cache=True):
         """The decoding loop as a plain function `(token_ids, prompt_mask, start) -> ids`:
         `generate` XLA-compiles it, `kerasnlm.export` traces it into a SavedModel."""
 
         def generate(token_ids, prompt_mask, start):
-            return self._generate_ids(
-                token_ids, prompt_mask, start, sampler, stop_token_ids, use_cache
+            cache = None
+            if use_cache:
+                batch, length = ops.shape(token_ids)
+                _, cache = self.backbone.encode(
+                    token_ids, cache=self.backbone.initial_cache(batch, length)
+                )
+            return sampler(
+                next=self._next_with_cache if use_cache else self._next_without_cache,
+                prompt=token_ids, cache=cache, index=start, mask=prompt_mask,
+                stop_token_ids=stop_token_ids, model=self,
             )
 
         return generate
@@ -148,72 +134,41 @@ class CausalLanguageModel(Task):
             `(batch, max_length)` (0 after the end).
         """
         tokenizer = tokenizer or self.tokenizer
-        max_length = max_length or self.backbone.sequence_length
-        if max_length > self.backbone.sequence_length:
-            raise ValueError(
-                f"`max_length` ({max_length}) exceeds the model's `sequence_length` "
-                f"({self.backbone.sequence_length})."
-            )
+        max_length = generation.check_max_length(
+            max_length, self.backbone.sequence_length, "sequence_length"
+        )
         sampler = generation.get_sampler(sampler)
         strings = is_texts(prompts)
+        token_ids, lengths = self._prompt_ids(prompts, strings, tokenizer, max_length, truncate)
+        end_id = generation.end_token_id(tokenizer, stop_at_end)
+        loop = self._compiled_loops.get(sampler, end_id, use_cache)
+        generated = np.zeros_like(token_ids)
+        for group in generation.start_groups(lengths, sampler):
+            start = ops.convert_to_tensor(int(lengths[group].min()), "int32")
+            ids = token_ids[group]
+            generated[group] = ops.convert_to_numpy(loop(ids, ids != 0, start))
+        return generation.finish(generated, lengths, end_id, tokenizer if strings else None)
+
+    def _prompt_ids(self, prompts, strings, tokenizer, max_length, truncate):
+        """The prompts as an int32 `(batch, max_length)` array, 0-padded, and their lengths."""
         if strings:
-            if tokenizer is None:
-                raise ValueError("String prompts need a tokenizer: pass `tokenizer=`.")
+            tokenizer = generation.require_tokenizer(
+                tokenizer, "prompts", "a tokenizer: pass `tokenizer=`"
+            )
             rows = [list(map(int, row)) or [tokenizer.sep_id]
                     for row in tokenizer(list(prompts)).to_list()]
             if truncate:
                 rows = [row[: max_length - 1] for row in rows]
         else:
-            prompts = np.asarray(prompts)
-            check_integer_dtype(prompts, "prompts")
-            rows = []
-            for row in prompts:
-                length = int(np.count_nonzero(np.cumprod(row[::-1] == 0) == 0))
-                if np.any(row[:length] == 0):
-                    raise ValueError(
-                        "Prompt ids must be right-padded with 0: found a 0 inside a prompt."
-                    )
-                rows.append([int(t) for t in row[:length]])
-        if not rows or min(len(row) for row in rows) == 0:
+            ids = generation.checked_ids(prompts, self.backbone.vocabulary_size, "prompts")
+            rows = [row[:length] for row, length in zip(ids, generation.prompt_lengths(ids))]
+        lengths = np.array([len(row) for row in rows])
+        if not rows or lengths.min() == 0:
             raise ValueError("Every prompt must hold at least one token.")
-        longest = max(len(row) for row in rows)
-        if longest >= max_length:
+        if lengths.max() >= max_length:
             raise ValueError(
-                f"A prompt is {longest} tokens long, which leaves no room to generate within "
-                f"`max_length` ({max_length}); the model's `sequence_length` is "
+                f"A prompt is {lengths.max()} tokens long, which leaves no room to generate "
+                f"within `max_length` ({max_length}); the model's `sequence_length` is "
                 f"{self.backbone.sequence_length}."
             )
-        token_ids = np.zeros((len(rows), max_length), "int32")
-        for i, row in enumerate(rows):
-            token_ids[i, : len(row)] = row
-        # Decoding is XLA-compiled, where a bad id would be clamped: check it here.
-        check_token_ids(token_ids, self.backbone.vocabulary_size, name="prompts")
-        prompt_mask = token_ids != 0
-
-        end_id = None
-        if stop_at_end:
-            end_id = tokenizer.sep_id if tokenizer is not None else None
-        # One compiled function per sampler configuration and setting, reused across calls.
-        key = (*generation.sampler_key(sampler), end_id, use_cache)
-        if key not in self._generate_functions:
-            self._generate_functions[key] = generation.compile_loop(self.generate_loop(
-                sampler, None if end_id is None else (end_id,), use_cache
-            ))
-        generate = self._generate_functions[key]
-        lengths = np.array([len(row) for row in rows])
-        if isinstance(sampler, keras_hub.samplers.BeamSampler):
-            # Beams of a row whose prompt is longer than the decoding start would be scored
-            # on tokens the prompt then overwrites: decode each prompt length on its own.
-            groups = [lengths == length for length in np.unique(lengths)]
-        else:
-            groups = [np.ones(len(rows), bool)]  # rows past the start keep their prompt
-        generated = np.zeros_like(token_ids)
-        for group in groups:
-            start = ops.convert_to_tensor(int(lengths[group].min()), "int32")
-            generated[group] = ops.convert_to_numpy(
-                generate(token_ids[group], prompt_mask[group], start)
-            )
-        generation.blank_after_end(generated, lengths, end_id)
-        if not strings:
-            return generated
-        return generation.detokenize(tokenizer, generated)
+        return generation.pad_rows(rows, max_length), lengths

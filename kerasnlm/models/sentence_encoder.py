@@ -8,6 +8,7 @@ from keras import ops
 from kerasnlm import data
 from kerasnlm.models.task import Task
 from kerasnlm.models.task import is_texts
+from kerasnlm.utils import arguments
 
 POOLINGS = ("mean", "cls", "max")
 # sentence-transformers' pooling flags -> ours.
@@ -62,16 +63,10 @@ class SentenceEncoder(Task):
         self, backbone, pooling="mean", normalize=True, sequence_length=None, tokenizer=None,
         **kwargs,
     ):
-        if pooling not in POOLINGS:
-            raise ValueError(f"`pooling` must be one of {POOLINGS}; received {pooling!r}.")
-        if sequence_length is not None and (
-            not isinstance(sequence_length, int)
-            or not 2 <= sequence_length <= backbone.sequence_length
-        ):
-            raise ValueError(
-                f"`sequence_length` must be an int in [2, {backbone.sequence_length}] (the "
-                f"backbone's); received {sequence_length!r}."
-            )
+        arguments.one_of("pooling", pooling, POOLINGS)
+        if sequence_length is not None:
+            # At most the backbone's: its position embedding has no rows beyond.
+            arguments.integer_in("sequence_length", sequence_length, 2, backbone.sequence_length)
         # === Functional graph ===
         inputs = backbone.new_inputs()
         sequence = backbone.encode_inputs(inputs)

@@ -11,8 +11,7 @@ from kerasnlm.models.task import Task
 from kerasnlm.models.task import is_texts
 from kerasnlm.models.task import token_prediction_loss
 from kerasnlm.models.task import token_prediction_metrics
-from kerasnlm.utils.checks import check_integer_dtype
-from kerasnlm.utils.checks import check_token_ids
+from kerasnlm.utils import arguments
 
 
 @keras.saving.register_keras_serializable(package="kerasnlm")
@@ -85,10 +84,7 @@ class Seq2SeqTransformer(Task):
     ):
         if num_decoder_layers is None:
             num_decoder_layers = backbone.num_layers
-        if not isinstance(num_decoder_layers, int) or num_decoder_layers < 1:
-            raise ValueError(
-                f"`num_decoder_layers` must be a positive integer; received {num_decoder_layers!r}."
-            )
+        arguments.positive_integer("num_decoder_layers", num_decoder_layers)
         if target_vocabulary_size is None and target_tokenizer is not None:
             target_vocabulary_size = target_tokenizer.vocabulary_size
         if target_tokenizer is not None and (
@@ -140,8 +136,8 @@ class Seq2SeqTransformer(Task):
             decoder_embedding.token_embedding, transform=False, dtype=dtype,
             name="seq2seq_lm_head",
         )
-        # Set before the graph is built (`decode` reads them) and again after
-        # `super().__init__`, which is when Keras starts tracking attributes.
+        # Set before the graph is built, which `decode` reads them for (Keras tracks attributes
+        # set before `super().__init__` too, as the backbone's are).
         self.decoder_embedding = decoder_embedding
         self.decoder_dropout = decoder_dropout
         self.decoder_layers = decoder_layers
@@ -162,11 +158,6 @@ class Seq2SeqTransformer(Task):
             padding_mask=inputs["decoder_padding_mask"],
         )
         super().__init__(inputs, head(hidden), backbone=backbone, tokenizer=tokenizer, **kwargs)
-        self.decoder_embedding = decoder_embedding
-        self.decoder_dropout = decoder_dropout
-        self.decoder_layers = decoder_layers
-        self.decoder_norm = decoder_norm
-        self.head = head
 
         # === Config ===
         self.num_decoder_layers = num_decoder_layers
@@ -174,7 +165,7 @@ class Seq2SeqTransformer(Task):
         self.target_vocabulary_size = target_vocabulary_size
         self.target_sequence_length = target_sequence_length
         self.shares_embedding = shares_embedding
-        self._generate_functions = {}
+        self._compiled_loops = generation.CompiledLoops(self.generate_loop)
 
     def decode(
         self, token_ids, encoder_outputs, encoder_padding_mask, padding_mask=None, cache=None,
@@ -199,25 +190,21 @@ class Seq2SeqTransformer(Task):
         x = self.decoder_dropout(
             self.decoder_embedding(token_ids, start_index=cache_index), training=training
         )
-        layer_caches = []
-        for i, decoder in enumerate(self.decoder_layers):
+
+        def block(i, decoder, x, self_cache):
             kwargs = dict(encoder_padding_mask=encoder_padding_mask, training=training)
             if cross_caches is not None:
                 kwargs["cross_attention_cache"] = cross_caches[:, i]
-            if cache is None:
-                x = decoder(x, encoder_outputs, decoder_padding_mask=padding_mask, **kwargs)
-            else:
-                x, layer_cache = decoder(
-                    x, encoder_outputs, self_attention_cache=cache[:, i],
-                    self_attention_cache_index=cache_index, **kwargs,
-                )
-                layer_caches.append(layer_cache)
-        if self.decoder_norm is not None:
-            x = self.decoder_norm(x)
-        x = ops.cast(x, "float32")
-        if cache is None:
-            return x
-        return x, ops.stack(layer_caches, axis=1)
+            if self_cache is None:
+                return decoder(x, encoder_outputs, decoder_padding_mask=padding_mask, **kwargs)
+            return decoder(
+                x, encoder_outputs, self_attention_cache=self_cache,
+                self_attention_cache_index=cache_index, **kwargs,
+            )
+
+        return generation.run_blocks(
+            self.decoder_layers, x, block, cache=cache, final_norm=self.decoder_norm
+        )
 
     def cross_attention_caches(self, encoder_outputs):
         """Every decoder block's keys and values of the encoder outputs, computed once."""
@@ -250,17 +237,12 @@ class Seq2SeqTransformer(Task):
         return self.tokenizer
 
     def _next(self, token_ids, cache, index):
-        previous = ops.slice(token_ids, (0, index - 1), (ops.shape(token_ids)[0], 1))
         hidden, self_cache = self.decode(
-            previous, None, cache["source_mask"], cache=cache["self"], cache_index=index - 1,
-            cross_caches=cache["cross"],
+            generation.token_before(token_ids, index), None, cache["source_mask"],
+            cache=cache["self"], cache_index=index - 1, cross_caches=cache["cross"],
         )
-        logits = self.head(hidden)[:, 0]
-        allowed = generation.allowed_tokens(
-            self.target_vocabulary_size or self.backbone.vocabulary_size, self._target_tokenizer
-        )
-        cache = {"self": self_cache, "cross": cache["cross"], "source_mask": cache["source_mask"]}
-        return generation.restrict_logits(logits, allowed), hidden[:, 0], cache
+        logits = generation.allowed_logits(self.head(hidden)[:, 0], self._target_tokenizer)
+        return logits, hidden[:, 0], {**cache, "self": self_cache}
 
     def generate_loop(self, sampler, stop_token_ids):
         """The decoding loop as a plain function `(source_ids, prompt) -> ids`: `generate`
@@ -270,12 +252,11 @@ class Seq2SeqTransformer(Task):
             source_mask = ops.cast(ops.not_equal(source_ids, 0), "int32")
             encoded = self.backbone.encode(source_ids, source_mask)
             batch, max_length = ops.shape(prompt)
-            layer = self.decoder_layers[0]
+            num_heads = self.decoder_layers[0].num_heads
             cache = {
-                "self": ops.zeros(
-                    (batch, self.num_decoder_layers, 2, layer.num_heads, max_length,
-                     self.backbone.hidden_dim // layer.num_heads),
-                    dtype=self.decoder_embedding.compute_dtype,
+                "self": generation.empty_cache(
+                    batch, self.num_decoder_layers, num_heads, max_length,
+                    self.backbone.hidden_dim // num_heads, self.decoder_embedding.compute_dtype,
                 ),
                 "cross": self.cross_attention_caches(encoded),
                 "source_mask": source_mask,
@@ -310,60 +291,46 @@ class Seq2SeqTransformer(Task):
             list of str for string sources, else an int32 array `(batch, max_length)`
             starting with `[CLS]` (0 after the end).
         """
-        max_length = max_length or self.target_sequence_length
-        if not isinstance(max_length, int) or not 2 <= max_length <= self.target_sequence_length:
-            raise ValueError(
-                f"`max_length` must be an int in [2, target_sequence_length="
-                f"{self.target_sequence_length}]; received {max_length!r}."
-            )
+        max_length = generation.check_max_length(
+            max_length, self.target_sequence_length, "target_sequence_length"
+        )
         sampler = generation.get_sampler(sampler)
         strings = is_texts(sources)
         if strings:
             source_ids = self._encode_sources(sources, truncate)
         else:
-            source_ids = np.asarray(sources)
-            check_integer_dtype(source_ids, "sources")
-            if source_ids.ndim != 2 or source_ids.shape[1] > self.backbone.sequence_length:
-                raise ValueError(
-                    "`sources` must be an id array (batch, source_length <= "
-                    f"{self.backbone.sequence_length}); received shape {source_ids.shape}."
-                )
-        # Decoding is XLA-compiled, where a bad id would be clamped: check it here.
-        check_token_ids(source_ids, self.backbone.vocabulary_size, name="sources")
+            source_ids = generation.checked_ids(
+                sources, self.backbone.vocabulary_size, "sources", self.backbone.sequence_length
+            )
         target_tokenizer = self._target_tokenizer
         if strings and target_tokenizer is None:
             raise ValueError(
                 "The targets have their own vocabulary but the model has no `target_tokenizer` "
                 "to turn generated ids into strings; pass one, or give ids as `sources`."
             )
-        if start_id is None:
-            if target_tokenizer is None:
-                raise ValueError(
-                    "Without a target tokenizer, pass `start_id` (the `[CLS]` id the decoder "
-                    "inputs of training started with)."
-                )
-            start_id = target_tokenizer.cls_id
-        end_id = target_tokenizer.sep_id if stop_at_end and target_tokenizer else None
-        prompt = np.zeros((len(source_ids), max_length), "int32")
-        prompt[:, 0] = start_id
+        prompt = generation.pad_rows([[self._start_id(start_id)]] * len(source_ids), max_length)
+        end_id = generation.end_token_id(target_tokenizer, stop_at_end)
+        generated = self._compiled_loops.get(sampler, end_id)(source_ids.astype("int32"), prompt)
+        return generation.finish(
+            ops.convert_to_numpy(generated), np.ones(len(prompt), int), end_id,
+            target_tokenizer if strings else None,
+        )
 
-        key = (*generation.sampler_key(sampler), end_id)
-        if key not in self._generate_functions:
-            self._generate_functions[key] = generation.compile_loop(self.generate_loop(
-                sampler, None if end_id is None else (end_id,)
-            ))
-        generated = ops.convert_to_numpy(
-            self._generate_functions[key](source_ids.astype("int32"), prompt)
-        ).copy()
-        generation.blank_after_end(generated, np.ones(len(generated), int), end_id)
-        if not strings:
-            return generated
-        return generation.detokenize(target_tokenizer, generated)
+    def _start_id(self, start_id):
+        if start_id is not None:
+            return start_id
+        if self._target_tokenizer is None:
+            raise ValueError(
+                "Without a target tokenizer, pass `start_id` (the `[CLS]` id the decoder "
+                "inputs of training started with)."
+            )
+        return self._target_tokenizer.cls_id
 
     def _encode_sources(self, texts, truncate=False):
-        if self.tokenizer is None:
-            raise ValueError("String sources need the model's `tokenizer`.")
-        rows = self.tokenizer(list(texts)).to_list()
+        tokenizer = generation.require_tokenizer(
+            self.tokenizer, "sources", "the model's `tokenizer`"
+        )
+        rows = tokenizer(list(texts)).to_list()
         longest = self.backbone.sequence_length - 2
         too_long = [i for i, row in enumerate(rows) if len(row) > longest]
         if truncate:
@@ -374,11 +341,8 @@ class Seq2SeqTransformer(Task):
                 f"takes at most {longest} between [CLS] and [SEP] (`sequence_length` "
                 f"{self.backbone.sequence_length})."
             )
-        ids = np.zeros((len(rows), max(len(row) for row in rows) + 2), "int32")
-        for i, row in enumerate(rows):
-            framed = [self.tokenizer.cls_id, *row, self.tokenizer.sep_id]
-            ids[i, : len(framed)] = framed
-        return ids
+        framed = [[tokenizer.cls_id, *row, tokenizer.sep_id] for row in rows]
+        return generation.pad_rows(framed, max(map(len, framed)))
 
     def evaluate_bleu(self, sources, references, batch_size=64, **generate_kwargs):
         """Corpus BLEU (sacrebleu, its default 13a tokenization) of `generate(sources)`.

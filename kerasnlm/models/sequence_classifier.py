@@ -7,6 +7,7 @@ from kerasnlm.distribute.losses import WeightedCrossEntropy
 from kerasnlm.layers.dropout import Dropout
 from kerasnlm.models.task import Task
 from kerasnlm.models.task import is_texts
+from kerasnlm.utils import arguments
 
 POOLINGS = ("cls", "mean")
 
@@ -64,12 +65,9 @@ class SequenceClassifier(Task):
         self, backbone, num_classes, pooling="cls", dropout=0.1, use_causal_mask=False,
         tokenizer=None, labels=None, **kwargs,
     ):
-        if not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f"`num_classes` must be an integer >= 2; received {num_classes!r}.")
-        if pooling not in POOLINGS:
-            raise ValueError(f"`pooling` must be one of {POOLINGS}; received {pooling!r}.")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"`dropout` must be in [0, 1); received {dropout!r}.")
+        arguments.integer_at_least("num_classes", num_classes, 2)
+        arguments.one_of("pooling", pooling, POOLINGS)
+        arguments.rate("dropout", dropout)
         if use_causal_mask and pooling == "cls":
             raise ValueError(
                 "`pooling='cls'` with `use_causal_mask=True`: the leading [CLS] would see only "
