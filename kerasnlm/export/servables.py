@@ -366,7 +366,7 @@ class TranslatorServable(GeneratingServable):
 
     def __init__(self, model, tokenizer, labels=None, max_length=None):
         super().__init__(model, tokenizer, labels, max_length, model.target_sequence_length)
-        self.target_tokenizer = model._target_tokenizer
+        self.target_tokenizer = model.output_tokenizer
         if self.target_tokenizer is None:
             raise ValueError(
                 "The translator's targets have their own vocabulary but it holds no "

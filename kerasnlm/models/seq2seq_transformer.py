@@ -230,8 +230,9 @@ class Seq2SeqTransformer(Task):
     # --- Generation ---
 
     @property
-    def _target_tokenizer(self):
-        """The tokenizer of the targets: the source one only when the vocabulary is shared."""
+    def output_tokenizer(self):
+        """The tokenizer of what the model writes: `target_tokenizer`, or the source one when
+        source and target share a vocabulary."""
         if self.target_tokenizer is not None or not self.shares_embedding:
             return self.target_tokenizer
         return self.tokenizer
@@ -241,7 +242,7 @@ class Seq2SeqTransformer(Task):
             generation.token_before(token_ids, index), None, cache["source_mask"],
             cache=cache["self"], cache_index=index - 1, cross_caches=cache["cross"],
         )
-        logits = generation.allowed_logits(self.head(hidden)[:, 0], self._target_tokenizer)
+        logits = generation.allowed_logits(self.head(hidden)[:, 0], self.output_tokenizer)
         return logits, hidden[:, 0], {**cache, "self": self_cache}
 
     def generate_loop(self, sampler, stop_token_ids):
@@ -302,7 +303,7 @@ class Seq2SeqTransformer(Task):
             source_ids = generation.checked_ids(
                 sources, self.backbone.vocabulary_size, "sources", self.backbone.sequence_length
             )
-        target_tokenizer = self._target_tokenizer
+        target_tokenizer = self.output_tokenizer
         if strings and target_tokenizer is None:
             raise ValueError(
                 "The targets have their own vocabulary but the model has no `target_tokenizer` "
@@ -319,12 +320,12 @@ class Seq2SeqTransformer(Task):
     def _start_id(self, start_id):
         if start_id is not None:
             return start_id
-        if self._target_tokenizer is None:
+        if self.output_tokenizer is None:
             raise ValueError(
                 "Without a target tokenizer, pass `start_id` (the `[CLS]` id the decoder "
                 "inputs of training started with)."
             )
-        return self._target_tokenizer.cls_id
+        return self.output_tokenizer.cls_id
 
     def _encode_sources(self, texts, truncate=False):
         tokenizer = generation.require_tokenizer(
@@ -377,7 +378,7 @@ class Seq2SeqTransformer(Task):
             hypotheses += self.generate(
                 sources[start : start + batch_size], truncate=True, **generate_kwargs
             )
-        target_tokenizer = self._target_tokenizer
+        target_tokenizer = self.output_tokenizer
         references = generation.detokenize(target_tokenizer, target_tokenizer(list(references)))
         bleu = sacrebleu.metrics.BLEU()
         score = bleu.corpus_score(hypotheses, [references])
