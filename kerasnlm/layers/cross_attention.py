@@ -3,7 +3,7 @@ from keras import ops
 
 from kerasnlm.layers.dropout import Dropout
 from kerasnlm.layers.fused_dense import FusedDense
-from kerasnlm.layers.multi_head_attention import MultiHeadAttention
+from kerasnlm.layers.multi_head_attention import BaseAttention
 from kerasnlm.layers.multi_head_attention import attend
 from kerasnlm.layers.multi_head_attention import merge_heads
 from kerasnlm.layers.multi_head_attention import split_heads
@@ -11,12 +11,13 @@ from kerasnlm.utils.initializers import clone_initializer
 
 
 @keras.saving.register_keras_serializable(package="kerasnlm")
-class CrossAttention(MultiHeadAttention):
+class CrossAttention(BaseAttention):
     """Multi-head attention from one sequence (queries) to another (the context).
 
     The decoder's view of the encoder: queries are projected from `inputs`, keys and values
-    (one fused projection) from `context`. The arguments and the attention arithmetic (scores
-    and softmax in float32) are those of `MultiHeadAttention`; only the projections differ.
+    (one fused projection) from `context`. The arguments and the attention arithmetic (`attend`:
+    scores and softmax in float32) are those of `MultiHeadAttention`; only the projections
+    differ.
 
     When decoding one token at a time the context does not change, so its keys and values can
     be projected once with `context_cache(context)` and passed back as `cache=`.
@@ -58,16 +59,9 @@ class CrossAttention(MultiHeadAttention):
     """
 
     def build(self, inputs_shape, context_shape=None):
-        hidden_dim = inputs_shape[-1]
-        if hidden_dim is None or hidden_dim % self.num_heads:
-            raise ValueError(
-                f"The hidden size ({hidden_dim}) must be divisible by `num_heads` "
-                f"({self.num_heads})."
-            )
+        self.set_head_sizes(inputs_shape[-1])
         if context_shape is None:
             raise ValueError("`CrossAttention` is built from the shapes of inputs and context.")
-        self.hidden_dim = hidden_dim
-        self.head_dim = hidden_dim // self.num_heads
 
         def dense(units, name):
             return FusedDense(
@@ -76,11 +70,11 @@ class CrossAttention(MultiHeadAttention):
                 bias_initializer=clone_initializer(self.bias_initializer),
             )
 
-        self.query = dense(hidden_dim, "query")
+        self.query = dense(self.hidden_dim, "query")
         self.query.build(inputs_shape)
-        self.key_value = dense(2 * hidden_dim, "key_value")
+        self.key_value = dense(2 * self.hidden_dim, "key_value")
         self.key_value.build(context_shape)
-        self.output_projection = dense(hidden_dim, "output")
+        self.output_projection = dense(self.hidden_dim, "output")
         self.output_projection.build(inputs_shape)
         self.weights_dropout = Dropout(self.dropout, dtype=self.dtype_policy)
         self.built = True

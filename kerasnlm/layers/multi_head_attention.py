@@ -5,6 +5,8 @@ from keras import ops
 
 from kerasnlm.layers.dropout import Dropout
 from kerasnlm.layers.fused_dense import FusedDense
+from kerasnlm.utils.arguments import positive_integer
+from kerasnlm.utils.arguments import rate
 from kerasnlm.utils.initializers import clone_initializer
 
 # Added to the scores of masked keys. Finite, so a row whose keys are all masked (a sequence of
@@ -98,8 +100,53 @@ def merge_heads(x):
     return ops.reshape(x, (-1, ops.shape(x)[1], x.shape[2] * x.shape[3]))
 
 
+class BaseAttention(keras.layers.Layer):
+    """What `MultiHeadAttention` and `CrossAttention` share: arguments, config, head sizes.
+
+    Not a layer to use by itself: each subclass writes its own `build` (its projections) and
+    `call` (the projections around `attend`). The arguments are those of `MultiHeadAttention`.
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        dropout=0.0,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = positive_integer("num_heads", num_heads)
+        self.dropout = rate("dropout", dropout)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.supports_masking = True
+
+    def set_head_sizes(self, hidden_dim):
+        """Sets `hidden_dim` and `head_dim` from the queries' width, which `num_heads` divides."""
+        if hidden_dim is None or hidden_dim % self.num_heads:
+            raise ValueError(
+                f"The hidden size ({hidden_dim}) must be divisible by `num_heads` "
+                f"({self.num_heads})."
+            )
+        self.hidden_dim = hidden_dim
+        self.head_dim = hidden_dim // self.num_heads
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "dropout": self.dropout,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            }
+        )
+        return config
+
+
 @keras.saving.register_keras_serializable(package="kerasnlm")
-class MultiHeadAttention(keras.layers.Layer):
+class MultiHeadAttention(BaseAttention):
     """Multi-head scaled dot-product self-attention with one fused query/key/value projection.
 
     One `(hidden, 3 * hidden)` matrix product gives queries, keys and values for every head;
@@ -140,42 +187,20 @@ class MultiHeadAttention(keras.layers.Layer):
         - [Vaswani et al., 2017](https://arxiv.org/abs/1706.03762)
     """
 
-    def __init__(
-        self,
-        num_heads,
-        dropout=0.0,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        if not isinstance(num_heads, int) or num_heads < 1:
-            raise ValueError(f"`num_heads` must be a positive integer; received {num_heads!r}.")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"`dropout` must be in [0, 1); received {dropout!r}.")
-        self.num_heads = num_heads
-        self.dropout = dropout
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.supports_masking = True
-
     def build(self, input_shape):
-        hidden_dim = input_shape[-1]
-        if hidden_dim % self.num_heads:
-            raise ValueError(
-                f"The hidden size ({hidden_dim}) must be divisible by `num_heads` "
-                f"({self.num_heads})."
+        self.set_head_sizes(input_shape[-1])
+        def dense(units, name):
+            # Fresh initializers for each projection: one shared instance would draw the same
+            # numbers twice, starting the output kernel as a copy of the query kernel.
+            return FusedDense(
+                units, name=name, dtype=self.dtype_policy,
+                kernel_initializer=clone_initializer(self.kernel_initializer),
+                bias_initializer=clone_initializer(self.bias_initializer),
             )
-        self.hidden_dim = hidden_dim
-        self.head_dim = hidden_dim // self.num_heads
-        dense_args = dict(
-            kernel_initializer=clone_initializer(self.kernel_initializer),
-            bias_initializer=clone_initializer(self.bias_initializer),
-            dtype=self.dtype_policy,
-        )
-        self.query_key_value = FusedDense(3 * hidden_dim, name="query_key_value", **dense_args)
+
+        self.query_key_value = dense(3 * self.hidden_dim, "query_key_value")
         self.query_key_value.build(input_shape)
-        self.output_projection = FusedDense(hidden_dim, name="output", **dense_args)
+        self.output_projection = dense(self.hidden_dim, "output")
         self.output_projection.build(input_shape)
         self.weights_dropout = Dropout(self.dropout, dtype=self.dtype_policy)
         self.built = True
@@ -215,15 +240,3 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "num_heads": self.num_heads,
-                "dropout": self.dropout,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            }
-        )
-        return config

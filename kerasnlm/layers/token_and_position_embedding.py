@@ -2,10 +2,18 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasnlm.utils.arguments import one_of
+from kerasnlm.utils.arguments import positive_integer
+from kerasnlm.utils.arguments import positive_number
 from kerasnlm.utils.checks import check_token_ids
 from kerasnlm.utils.initializers import clone_initializer
 
 POSITION_ENCODINGS = ("learned", "sinusoidal")
+
+
+def python_int(value):
+    """`value` as a Python int if it is a numpy integer (a size read from an array), else as is."""
+    return int(value) if isinstance(value, np.integer) else value
 
 
 def sinusoidal_position_table(sequence_length, embedding_dim, max_wavelength=10000):
@@ -84,29 +92,15 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for arg, value in [
-            ("vocabulary_size", vocabulary_size),
-            ("sequence_length", sequence_length),
-            ("embedding_dim", embedding_dim),
-        ]:
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"`{arg}` must be a positive integer; received {value!r}.")
-        if position_encoding not in POSITION_ENCODINGS:
-            raise ValueError(
-                f"`position_encoding` must be one of {POSITION_ENCODINGS}; "
-                f"received {position_encoding!r}."
-            )
-        if max_wavelength <= 0:
-            raise ValueError(f"`max_wavelength` must be positive; received {max_wavelength}.")
-        self.vocabulary_size = int(vocabulary_size)
-        self.sequence_length = int(sequence_length)
-        self.embedding_dim = int(embedding_dim)
-        self.position_encoding = position_encoding
+        self.vocabulary_size = positive_integer("vocabulary_size", python_int(vocabulary_size))
+        self.sequence_length = positive_integer("sequence_length", python_int(sequence_length))
+        self.embedding_dim = positive_integer("embedding_dim", python_int(embedding_dim))
+        self.position_encoding = one_of("position_encoding", position_encoding, POSITION_ENCODINGS)
+        self.max_wavelength = positive_number("max_wavelength", max_wavelength)
         self.mask_zero = mask_zero
         if embeddings_initializer is None:
             embeddings_initializer = keras.initializers.TruncatedNormal(stddev=0.02)
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
-        self.max_wavelength = max_wavelength
         self.supports_masking = mask_zero
 
         # Created here, not in build, so heads can tie to `token_embedding` before first call.

@@ -3,19 +3,18 @@ from keras import ops
 
 from kerasnlm.layers.cross_attention import CrossAttention
 from kerasnlm.layers.multi_head_attention import merge_attention_masks
-from kerasnlm.layers.transformer_encoder import TransformerEncoder
-from kerasnlm.utils.initializers import clone_initializer
+from kerasnlm.layers.transformer_block import BaseTransformerBlock
 
 
 @keras.saving.register_keras_serializable(package="kerasnlm")
-class TransformerDecoder(TransformerEncoder):
+class TransformerDecoder(BaseTransformerBlock):
     """A Transformer decoder block: causal self-attention, cross-attention, feed-forward.
 
-    The encoder block (`TransformerEncoder`, whose arguments and norm placement it shares)
-    with a second sub-block in the middle: every target position attends to the encoder's
-    outputs (`CrossAttention`). Self-attention is always causal, so position i sees only
-    target positions <= i and training with teacher forcing matches decoding one token at a
-    time.
+    The encoder block's two sub-blocks (`TransformerEncoder`, whose arguments, sublayers and
+    norm placement it shares) with a third in the middle: every target position attends to
+    the encoder's outputs (`CrossAttention`). Self-attention is always causal, so position i
+    sees only target positions <= i and training with teacher forcing matches decoding one
+    token at a time.
 
     Shapes: `inputs` `(batch, target_length, hidden)` -> `(batch, target_length, hidden)`;
     `encoder_outputs` `(batch, source_length, encoder_hidden)`.
@@ -59,19 +58,20 @@ class TransformerDecoder(TransformerEncoder):
     """
 
     def build(self, inputs_shape, encoder_outputs_shape=None):
-        super().build(inputs_shape)
         if encoder_outputs_shape is None:
             raise ValueError("`TransformerDecoder` is built from the shapes of both inputs.")
+        self.build_self_attention(inputs_shape)
+        # The feed-forward sublayers before the cross-attention ones, as when this class
+        # extended the encoder's `build`: the weights keep their order, so optimizer state
+        # saved with older files loads onto the same weights.
+        self.build_feedforward(inputs_shape)
         self.cross_attention = CrossAttention(
             self.num_heads, self.dropout, dtype=self.dtype_policy, name="cross_attention",
-            kernel_initializer=clone_initializer(self.kernel_initializer),
-            bias_initializer=clone_initializer(self.bias_initializer),
+            **self.initializers(),
         )
         self.cross_attention.build(inputs_shape, encoder_outputs_shape)
-        self.cross_attention_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="cross_attention_norm"
-        )
-        self.cross_attention_norm.build(inputs_shape)
+        self.cross_attention_norm = self.layer_norm("cross_attention_norm", inputs_shape)
+        self.built = True
 
     def call(
         self,
@@ -90,35 +90,37 @@ class TransformerDecoder(TransformerEncoder):
                 "With a `self_attention_cache` the target mask is causal over the cached "
                 "positions; `decoder_padding_mask` is not supported."
             )
-        self_mask = merge_attention_masks(
+        self_attention_mask = merge_attention_masks(
             inputs, decoder_padding_mask, use_causal_mask=True,
             padding_mask_name="decoder_padding_mask",
             query_start=self_attention_cache_index,
             key_length=ops.shape(self_attention_cache)[3] if decoding else None,
         )
 
-        def self_attention(x):
-            if not decoding:
-                return self.self_attention(x, attention_mask=self_mask, training=training), None
-            return self.self_attention(
-                x, attention_mask=self_mask, cache=self_attention_cache,
-                cache_index=self_attention_cache_index, training=training,
-            )
-
-        def cross_attention(x):
-            outputs = self.cross_attention(
-                x, encoder_outputs, context_mask=encoder_padding_mask,
-                cache=cross_attention_cache, training=training,
-            )
-            return outputs, None
-
-        x, self_attention_cache = self._residual(
-            inputs, self.self_attention_norm, self_attention, training
+        # Causal self-attention; the second output is the updated cache when decoding.
+        h = self.pre_norm(self.self_attention_norm, inputs)
+        h, scores_or_cache = self.self_attention(
+            h, attention_mask=self_attention_mask, cache=self_attention_cache,
+            cache_index=self_attention_cache_index, training=training,
+            return_attention_scores=not decoding,
         )
-        x, _ = self._residual(x, self.cross_attention_norm, cross_attention, training)
-        x = self._feedforward(x, training)
+        x = self.add_residual(self.self_attention_norm, inputs, h, training)
+
+        # Cross-attention to the encoder's outputs.
+        h = self.pre_norm(self.cross_attention_norm, x)
+        h = self.cross_attention(
+            h, encoder_outputs, context_mask=encoder_padding_mask, cache=cross_attention_cache,
+            training=training,
+        )
+        x = self.add_residual(self.cross_attention_norm, x, h, training)
+
+        # Feed-forward.
+        h = self.pre_norm(self.feedforward_norm, x)
+        h = self.feedforward_output(self.feedforward_intermediate(h))
+        x = self.add_residual(self.feedforward_norm, x, h, training)
+
         if decoding:
-            return x, self_attention_cache
+            return x, scores_or_cache
         return x
 
     def compute_output_shape(self, inputs_shape, encoder_outputs_shape=None):

@@ -1,16 +1,12 @@
 import keras
 from keras import ops
 
-from kerasnlm.layers.dropout import Dropout
-from kerasnlm.layers.fused_dense import FusedDense
-from kerasnlm.layers.multi_head_attention import MultiHeadAttention
 from kerasnlm.layers.multi_head_attention import merge_attention_masks
-from kerasnlm.utils.activations import get_activation
-from kerasnlm.utils.initializers import clone_initializer
+from kerasnlm.layers.transformer_block import BaseTransformerBlock
 
 
 @keras.saving.register_keras_serializable(package="kerasnlm")
-class TransformerEncoder(keras.layers.Layer):
+class TransformerEncoder(BaseTransformerBlock):
     """One Transformer block: multi-head self-attention, then a position-wise feed-forward net.
 
     Each of the two sub-blocks has a residual connection and a LayerNorm: after the residual
@@ -65,80 +61,9 @@ class TransformerEncoder(keras.layers.Layer):
         - [Xiong et al., 2020](https://arxiv.org/abs/2002.04745) (pre-norm)
     """
 
-    def __init__(
-        self,
-        num_heads,
-        intermediate_dim,
-        dropout=0.0,
-        activation="gelu",
-        normalize_first=False,
-        layer_norm_epsilon=1e-5,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        if not isinstance(num_heads, int) or num_heads < 1:
-            raise ValueError(f"`num_heads` must be a positive integer; received {num_heads!r}.")
-        if not isinstance(intermediate_dim, int) or intermediate_dim < 1:
-            raise ValueError(
-                f"`intermediate_dim` must be a positive integer; received {intermediate_dim!r}."
-            )
-        if not 0 <= dropout < 1:
-            raise ValueError(f"`dropout` must be in [0, 1); received {dropout!r}.")
-        if layer_norm_epsilon <= 0:
-            raise ValueError(
-                f"`layer_norm_epsilon` must be positive; received {layer_norm_epsilon!r}."
-            )
-        self.num_heads = num_heads
-        self.intermediate_dim = intermediate_dim
-        self.dropout = dropout
-        self.activation = get_activation(activation)
-        self.normalize_first = normalize_first
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.supports_masking = True
-
     def build(self, input_shape):
-        hidden_dim = input_shape[-1]
-        if hidden_dim is None or hidden_dim % self.num_heads:
-            raise ValueError(
-                f"The hidden size ({hidden_dim}) must be divisible by `num_heads` "
-                f"({self.num_heads})."
-            )
-        intermediate_shape = tuple(input_shape[:-1]) + (self.intermediate_dim,)
-
-        def initializers():
-            # A fresh initializer each time, so no two weights share a seed.
-            return dict(
-                kernel_initializer=clone_initializer(self.kernel_initializer),
-                bias_initializer=clone_initializer(self.bias_initializer),
-            )
-
-        self.self_attention = MultiHeadAttention(
-            self.num_heads, self.dropout, dtype=self.dtype_policy, name="self_attention",
-            **initializers(),
-        )
-        self.self_attention.build(input_shape)
-        self.self_attention_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="self_attention_norm"
-        )
-        self.self_attention_norm.build(input_shape)
-        self.feedforward_intermediate = FusedDense(
-            self.intermediate_dim, activation=self.activation, dtype=self.dtype_policy,
-            name="feedforward_intermediate", **initializers(),
-        )
-        self.feedforward_intermediate.build(input_shape)
-        self.feedforward_output = FusedDense(
-            hidden_dim, dtype=self.dtype_policy, name="feedforward_output", **initializers()
-        )
-        self.feedforward_output.build(intermediate_shape)
-        self.feedforward_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="feedforward_norm"
-        )
-        self.feedforward_norm.build(input_shape)
-        self.output_dropout = Dropout(self.dropout, dtype=self.dtype_policy)
+        self.build_self_attention(input_shape)
+        self.build_feedforward(input_shape)
         self.built = True
 
     def call(
@@ -162,59 +87,26 @@ class TransformerEncoder(keras.layers.Layer):
         if padding_mask is None and cache is None:
             padding_mask = mask  # the Keras mask carried by `inputs`, if any
         attention_mask = merge_attention_masks(
-            inputs,
-            padding_mask,
-            attention_mask,
-            use_causal_mask or cache is not None,
-            query_start=cache_index,
-            key_length=None if cache is None else ops.shape(cache)[3],
+            inputs, padding_mask, attention_mask, use_causal_mask or cache is not None,
+            query_start=cache_index, key_length=None if cache is None else ops.shape(cache)[3],
         )
 
-        def attention(x):
-            if cache is None:
-                return self.self_attention(
-                    x, attention_mask=attention_mask, training=training,
-                    return_attention_scores=True,
-                )
-            return self.self_attention(
-                x, attention_mask=attention_mask, cache=cache, cache_index=cache_index,
-                training=training,
-            )
+        # Self-attention; the second output is the updated cache, or without one the weights.
+        h = self.pre_norm(self.self_attention_norm, inputs)
+        h, scores_or_cache = self.self_attention(
+            h, attention_mask=attention_mask, cache=cache, cache_index=cache_index,
+            training=training, return_attention_scores=cache is None,
+        )
+        x = self.add_residual(self.self_attention_norm, inputs, h, training)
 
-        x, scores_or_cache = self._residual(inputs, self.self_attention_norm, attention, training)
-        x = self._feedforward(x, training)
+        # Feed-forward.
+        h = self.pre_norm(self.feedforward_norm, x)
+        h = self.feedforward_output(self.feedforward_intermediate(h))
+        x = self.add_residual(self.feedforward_norm, x, h, training)
+
         if cache is not None or return_attention_scores:
             return x, scores_or_cache
         return x
 
-    def _residual(self, inputs, norm, sublayer, training):
-        """`sublayer` with its residual connection and LayerNorm (before it in pre-norm,
-        after the sum in post-norm). `sublayer` returns `(outputs, extra)`; so does this."""
-        x, extra = sublayer(norm(inputs) if self.normalize_first else inputs)
-        x = inputs + self.output_dropout(x, training=training)
-        return (x if self.normalize_first else norm(x)), extra
-
-    def _feedforward(self, inputs, training):
-        def feedforward(x):
-            return self.feedforward_output(self.feedforward_intermediate(x)), None
-
-        return self._residual(inputs, self.feedforward_norm, feedforward, training)[0]
-
     def compute_output_shape(self, input_shape):
         return input_shape
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "num_heads": self.num_heads,
-                "intermediate_dim": self.intermediate_dim,
-                "dropout": self.dropout,
-                "activation": keras.activations.serialize(self.activation),
-                "normalize_first": self.normalize_first,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            }
-        )
-        return config

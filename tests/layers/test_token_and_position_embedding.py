@@ -127,3 +127,24 @@ def test_out_of_range_ids_raise_inside_tf_function():
         match=r"`token_ids` holds values >= 10 \(the vocabulary size\)",
     ):
         step(tf.constant([[1, 12]]))
+
+
+def test_numpy_integer_sizes_are_python_ints():
+    layer = TokenAndPositionEmbedding(np.int64(20), np.int32(8), np.int64(4))
+    config = layer.get_config()
+    assert [type(config[k]) for k in ("vocabulary_size", "sequence_length", "embedding_dim")] == [
+        int
+    ] * 3
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(vocabulary_size=True), "`vocabulary_size` must be a positive integer"),
+        (dict(max_wavelength=0), "`max_wavelength` must be a positive number; received 0"),
+    ],
+)
+def test_bad_arguments_messages(kwargs, message):
+    arguments = {**dict(vocabulary_size=10, sequence_length=8, embedding_dim=4), **kwargs}
+    with pytest.raises(ValueError, match=message):
+        TokenAndPositionEmbedding(**arguments)

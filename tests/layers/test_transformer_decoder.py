@@ -7,6 +7,7 @@ from helpers import copy_into_keras_hub
 from helpers import run_layer_test
 
 from kerasnlm.layers import TransformerDecoder
+from kerasnlm.layers import TransformerEncoder
 
 RNG = np.random.default_rng(3)
 TARGETS = RNG.normal(size=(2, 6, 16)).astype("float32")
@@ -98,3 +99,24 @@ def test_bad_arguments_and_inputs():
         )
     with pytest.raises(ValueError, match="`decoder_padding_mask` must have shape"):
         decoder(TARGETS, ENCODED, decoder_padding_mask=TARGET_MASK[:, :4])
+
+
+def test_config_and_weight_layout_are_the_encoders_plus_cross_attention():
+    kwargs = dict(num_heads=4, intermediate_dim=32, dropout=0.1, normalize_first=True)
+    decoder = TransformerDecoder(**kwargs, name="decoder_0")
+    encoder = TransformerEncoder(**kwargs, name="decoder_0")
+    assert decoder.get_config() == encoder.get_config()
+    decoder(TARGETS, ENCODED)
+    encoder(TARGETS)
+    # The saved layout (and the order optimizer state is saved in): the encoder's weights, then
+    # the cross-attention's.
+    assert [w.path for w in decoder.weights] == [w.path for w in encoder.weights] + [
+        "decoder_0/cross_attention/query/kernel",
+        "decoder_0/cross_attention/query/bias",
+        "decoder_0/cross_attention/key_value/kernel",
+        "decoder_0/cross_attention/key_value/bias",
+        "decoder_0/cross_attention/output/kernel",
+        "decoder_0/cross_attention/output/bias",
+        "decoder_0/cross_attention_norm/gamma",
+        "decoder_0/cross_attention_norm/beta",
+    ]
