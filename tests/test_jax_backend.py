@@ -93,8 +93,11 @@ JAX_SCRIPT = textwrap.dedent(
         "decoder_token_ids": inputs["token_ids"],
         "decoder_padding_mask": inputs["padding_mask"],
     }
-    losses = s2s.fit(batch, inputs["token_ids"], epochs=3, verbose=0).history["loss"]
-    assert losses[-1] < losses[0], losses
+    # Compared without dropout, as in 4: three noisy training losses did not always fall.
+    before = s2s.evaluate(batch, inputs["token_ids"], verbose=0, return_dict=True)["loss"]
+    s2s.fit(batch, inputs["token_ids"], epochs=5, verbose=0)
+    after = s2s.evaluate(batch, inputs["token_ids"], verbose=0, return_dict=True)["loss"]
+    assert after < before, (before, after)
     greedy = s2s.generate(inputs["token_ids"], sampler="greedy", stop_at_end=False, start_id=2)
     logits = np.array(s2s({**batch, "decoder_token_ids": greedy[:, :-1],
                              "decoder_padding_mask": np.ones_like(greedy[:, :-1])}))

@@ -48,8 +48,9 @@ for task, examples in (("sequences", 32), ("tokens", 32), ("tokens", 29), ("sequ
     difference = max(np.abs(a - b).max() for a, b in zip(weights, mirrored_weights))
     print("RESULT", task, examples, losses, mirrored_losses, difference)
     assert np.all(np.isfinite(mirrored_losses["loss"]))
-    # 12 AdamW steps: float32 round-off of the all-reduce, amplified by Adam's normalization.
-    assert difference < 2e-5, (task, examples, difference)
+    # 12 AdamW steps: float32 round-off of the all-reduce, amplified by Adam's normalization
+    # (up to 2.7e-5 since each attention projection draws its own initial weights).
+    assert difference < 5e-5, (task, examples, difference)
     if examples == 32:  # (uneven last batches: Keras' loss log weighs the replicas equally)
         for name in ("loss", "accuracy"):  # metrics aggregate over the replicas
             np.testing.assert_allclose(mirrored_losses[name], losses[name], rtol=1e-5)
