@@ -68,8 +68,6 @@ def run_finetune(args):
 
 
 def run_evaluate(args):
-    import dataclasses
-
     from kerasnlm.export.serving import Predictor
     from kerasnlm.training import FinetuneConfig
     from kerasnlm.training import evaluate_file
@@ -77,14 +75,15 @@ def run_evaluate(args):
 
     if not os.path.isfile(args.data):
         raise FileNotFoundError(f"`--data`: no file at {args.data}.")
-    reading = {}  # how the run read its files: its column names, batch and lengths
+    saved = {}  # how the run read its files: its column names, batch and lengths
     run = os.path.join(args.model, "results.json")
     if args.config:
-        reading = dataclasses.asdict(FinetuneConfig.from_file(args.config).reading())
+        # Only the reading settings: the run's training files need not exist any more.
+        saved = FinetuneConfig.read_settings(args.config)
     elif os.path.isdir(args.model) and os.path.isfile(run):
         with open(run) as f:
             saved = json.load(f)["config"]
-        reading = {key: value for key, value in saved.items() if key in READING}
+    reading = {key: value for key, value in saved.items() if key in READING}
     model = Predictor.load_keras_model(args.model)
     scores = evaluate_file(model, args.data, **{**reading, **_settings(args.set)})
     print(json.dumps(scores, indent=2))

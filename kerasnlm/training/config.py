@@ -27,6 +27,13 @@ class FileConfig:
     @classmethod
     def from_file(cls, path, **overrides):
         """Reads a YAML or JSON config file; `overrides` replace its values."""
+        return cls(**cls.read_settings(path, **overrides))
+
+    @classmethod
+    def read_settings(cls, path, **overrides):
+        """The settings a config file gives (names checked, numbers read as numbers) as a
+        dict, without building the config: `kerasnlm evaluate` takes a run's reading settings
+        from it where the run's training files may no longer exist."""
         if not os.path.exists(path):
             raise FileNotFoundError(f"No config file at {path}.")
         with open(path) as f:
@@ -57,7 +64,7 @@ class FileConfig:
                     settings[name] = float(value)
                 except ValueError:
                     raise ValueError(f"`{name}` must be a number; received {value!r}.") from None
-        return cls(**settings)
+        return settings
 
 
 @dataclasses.dataclass(kw_only=True)

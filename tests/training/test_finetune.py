@@ -139,6 +139,13 @@ def test_token_classification_from_the_command_line(tokenizer, tmp_path, capsys)
     scores = json.loads(capsys.readouterr().out)
     assert scores["entity_f1"] == pytest.approx(printed["dev"]["entity_f1"], abs=1e-9)
     assert scores["loss"] == pytest.approx(printed["dev"]["loss"], rel=1e-5)
+    # With the run's config, whose training file has gone since: only its reading settings.
+    moved = tmp_path / "moved.yaml"
+    moved.write_text(yaml.safe_dump({**config, "train": str(tmp_path / "gone.conll")}))
+    assert main(["evaluate", "--model", str(tmp_path / "ner" / "best.keras"), "--config",
+                 str(moved), "--data", samples.wnut17("dev")]) == 0
+    with_config = json.loads(capsys.readouterr().out)
+    assert with_config["entity_f1"] == pytest.approx(scores["entity_f1"], abs=1e-9)
 
     # A dev file whose tags the training file never uses: refused, naming the tag.
     words, tags = knlm.data.read_conll(samples.wnut17("dev"))
