@@ -25,6 +25,9 @@ def public_classes():
         kerasnlm.training.LayerwiseDecayAdamW, id="kerasnlm.training.LayerwiseDecayAdamW"
     )
     yield pytest.param(kerasnlm.training.EntityF1, id="kerasnlm.training.EntityF1")
+    yield pytest.param(
+        kerasnlm.training.StopOnNonFiniteLoss, id="kerasnlm.training.StopOnNonFiniteLoss"
+    )
     yield pytest.param(kerasnlm.training.FinetuningTask, id="kerasnlm.training.FinetuningTask")
     for function in (kerasnlm.training.pretrain, kerasnlm.training.finetune,
                      kerasnlm.training.compile_with_recipe,

@@ -169,6 +169,13 @@ class Task(Model):
             # A dataset shuffles itself (kerasnlm's pipelines do, seeded); Keras ignores
             # `shuffle` for one but warns about its default on every `fit`.
             given["shuffle"] = False
+        from kerasnlm.training.callbacks import StopOnNonFiniteLoss  # training builds on models
+
+        callbacks = given.get("callbacks") or []
+        if isinstance(callbacks, (list, tuple)) and not any(
+            isinstance(callback, StopOnNonFiniteLoss) for callback in callbacks
+        ):
+            given["callbacks"] = [*callbacks, StopOnNonFiniteLoss()]
         args, kwargs = arguments.args[1:], arguments.kwargs
         if getattr(self, "_recipe", None) is not None:
             arguments.apply_defaults()

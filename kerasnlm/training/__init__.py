@@ -2,6 +2,8 @@
 recipes (optimizer and learning-rate schedule), resumable checkpoints, callbacks."""
 
 from kerasnlm.training.callbacks import EntityF1
+from kerasnlm.training.callbacks import NonFiniteLossError
+from kerasnlm.training.callbacks import StopOnNonFiniteLoss
 from kerasnlm.training.checkpoints import StepCheckpoint
 from kerasnlm.training.checkpoints import restore_latest
 from kerasnlm.training.checkpoints import save_checkpoint

@@ -1,7 +1,65 @@
-"""Callbacks that add task scores Keras does not compute to the logs of `fit`, so that
-`ModelCheckpoint` and `EarlyStopping` can monitor them."""
+"""Callbacks for `fit`: task scores Keras does not compute (so that `ModelCheckpoint` and
+`EarlyStopping` can monitor them), and the stop at the first non-finite loss."""
+
+import math
 
 import keras
+
+
+class NonFiniteLossError(ValueError):
+    """The training loss became NaN or infinite: the weights are no longer usable."""
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stops `fit` at the first step whose training loss is NaN or infinite, by raising
+    `NonFiniteLossError` with the step and the likely causes.
+
+    Keras trains on through a NaN loss: every later step, checkpoint and saved model is NaN
+    too, and the run ends "successfully". Raising ends `fit` before any later callback saves
+    the ruined weights, so the last checkpoint written (`pretrain`'s step checkpoints,
+    `finetune`'s backup and `best.keras`) is the last good one. Every kerasnlm task model adds
+    this callback to its `fit`, unless the call already has one.
+
+    Example:
+    ```python
+    import numpy as np
+    import kerasnlm as knlm
+
+    backbone = knlm.models.TransformerBackbone(
+        vocabulary_size=50, sequence_length=8, num_layers=1, num_heads=2, hidden_dim=8,
+        intermediate_dim=16)
+    classifier = knlm.models.SequenceClassifier(backbone, num_classes=2)
+    classifier.compile(learning_rate=1e9)  # far too high
+    x = {"token_ids": np.full((8, 8), 5), "padding_mask": np.ones((8, 8), bool)}
+    try:
+        classifier.fit(x, np.arange(8) % 2, epochs=20, verbose=0)
+    except knlm.training.NonFiniteLossError as error:
+        print(error)  # Training stopped at step ...: the loss is nan ...
+    ```
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None:
+            return
+        loss = float(keras.ops.convert_to_numpy(loss))
+        if math.isfinite(loss):
+            return
+        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        raise NonFiniteLossError(
+            f"Training stopped at step {step}: the loss is {loss}, so the weights are no "
+            f"longer usable (nothing after the last checkpoint was saved). Likely causes: a "
+            f"learning rate too high (it was {self._learning_rate()} at this step), float16 "
+            "without loss scaling, or inputs the model cannot take (ids, labels, sample "
+            "weights that are not finite)."
+        )
+
+    def _learning_rate(self):
+        optimizer = self.model.optimizer
+        rate = optimizer.learning_rate
+        if callable(rate):
+            rate = rate(optimizer.iterations)
+        return f"{float(keras.ops.convert_to_numpy(rate)):g}"
 
 
 class EntityF1(keras.callbacks.Callback):
