@@ -5,7 +5,7 @@ from keras import ops
 from kerasnlm.layers.language_model_head import LanguageModelHead
 from kerasnlm.models import generation
 from kerasnlm.models.task import Task
-from kerasnlm.models.task import is_texts
+from kerasnlm.models.task import raw_texts
 from kerasnlm.models.task import token_prediction_loss
 from kerasnlm.models.task import token_prediction_metrics
 
@@ -138,7 +138,11 @@ class CausalLanguageModel(Task):
             max_length, self.backbone.sequence_length, "sequence_length"
         )
         sampler = generation.get_sampler(sampler)
-        strings = is_texts(prompts)
+        texts = raw_texts(prompts, "prompts")
+        if texts == []:
+            return []
+        strings = texts is not None
+        prompts = texts if strings else prompts
         token_ids, lengths = self._prompt_ids(prompts, strings, tokenizer, max_length, truncate)
         end_id = generation.end_token_id(tokenizer, stop_at_end)
         loop = self._compiled_loops.get(sampler, end_id, use_cache)

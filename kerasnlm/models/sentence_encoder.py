@@ -7,7 +7,7 @@ from keras import ops
 
 from kerasnlm import data
 from kerasnlm.models.task import Task
-from kerasnlm.models.task import is_texts
+from kerasnlm.models.task import raw_texts
 from kerasnlm.utils import arguments
 
 POOLINGS = ("mean", "cls", "max")
@@ -95,12 +95,12 @@ class SentenceEncoder(Task):
 
     def predict(self, x, *args, batch_size=None, **kwargs):
         """Keras `predict`; on a list of strings, a numpy array `(len(x), hidden_dim)`."""
-        if isinstance(x, np.ndarray) and x.dtype.kind in "USO":
-            x = x.tolist()
-        if isinstance(x, (list, tuple)) and not x:
-            return np.empty((0, self.backbone.hidden_dim), "float32")
-        if not is_texts(x):
+        texts = raw_texts(x)
+        if texts is None:
             return super().predict(x, *args, batch_size=batch_size, **kwargs)
+        if not texts:
+            return np.empty((0, self.backbone.hidden_dim), "float32")
+        x = texts
         if self.tokenizer is None:
             raise ValueError("Encoding raw strings needs the encoder's `tokenizer`.")
         length = self.sequence_length or self.backbone.sequence_length

@@ -8,7 +8,7 @@ from kerasnlm.layers.token_and_position_embedding import TokenAndPositionEmbeddi
 from kerasnlm.layers.transformer_decoder import TransformerDecoder
 from kerasnlm.models import generation
 from kerasnlm.models.task import Task
-from kerasnlm.models.task import is_texts
+from kerasnlm.models.task import raw_texts
 from kerasnlm.models.task import token_prediction_loss
 from kerasnlm.models.task import token_prediction_metrics
 from kerasnlm.utils import arguments
@@ -296,7 +296,11 @@ class Seq2SeqTransformer(Task):
             max_length, self.target_sequence_length, "target_sequence_length"
         )
         sampler = generation.get_sampler(sampler)
-        strings = is_texts(sources)
+        texts = raw_texts(sources, "sources")
+        if texts == []:
+            return []
+        strings = texts is not None
+        sources = texts if strings else sources
         if strings:
             source_ids = self._encode_sources(sources, truncate)
         else:

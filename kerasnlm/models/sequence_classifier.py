@@ -6,7 +6,7 @@ from kerasnlm import data
 from kerasnlm.distribute.losses import WeightedCrossEntropy
 from kerasnlm.layers.dropout import Dropout
 from kerasnlm.models.task import Task
-from kerasnlm.models.task import is_texts
+from kerasnlm.models.task import raw_texts
 from kerasnlm.utils import arguments
 
 POOLINGS = ("cls", "mean")
@@ -112,8 +112,12 @@ class SequenceClassifier(Task):
         return self.num_classes
 
     def predict(self, x, *args, **kwargs):
-        if not is_texts(x):
+        texts = raw_texts(x)
+        if texts is None:
             return super().predict(x, *args, **kwargs)
+        if not texts:
+            return []
+        x = texts
         if self.tokenizer is None:
             raise ValueError("Predicting on raw strings needs the classifier's `tokenizer`.")
         # Each batch padded to its longest text (rounded up to 8 for few compiled shapes), not

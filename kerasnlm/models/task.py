@@ -4,6 +4,7 @@ import warnings
 
 import keras
 import keras_hub
+import numpy as np
 import tensorflow as tf
 
 from kerasnlm.distribute.losses import WeightedCrossEntropy
@@ -11,9 +12,41 @@ from kerasnlm.models.model import Model
 from kerasnlm.utils.arguments import positive_integer
 
 
-def is_texts(x):
-    """True for a non-empty list or tuple of Python strings (raw text given to a task)."""
-    return isinstance(x, (list, tuple)) and bool(x) and all(isinstance(t, str) for t in x)
+def raw_texts(x, name="x"):
+    """The texts in `x` as a list of str when `x` is raw text for a task's `predict` or
+    `generate`, else None (ids or arrays: Keras' own route).
+
+    Raw text is a list, tuple or numpy array of str (or UTF-8 bytes), `[]` included. A bare
+    string is refused rather than read as one text per character, and an item that is not
+    text (`None`, a number) or not valid UTF-8 is named by its index.
+    """
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"`{name}` is a single string; pass a list of strings, e.g. [{name}].")
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind not in "USO":
+            return None
+        x = x.tolist()
+    if not isinstance(x, (list, tuple)):
+        return None
+    if x and not any(isinstance(item, (str, bytes)) for item in x):
+        return None  # e.g. a list of id lists
+    texts = []
+    for index, item in enumerate(x):
+        if isinstance(item, bytes):
+            try:
+                item = item.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ValueError(
+                    f"`{name}[{index}]` is not valid UTF-8 (byte 0x{item[error.start]:02x} at "
+                    f"position {error.start})."
+                ) from None
+        if not isinstance(item, str):
+            raise TypeError(
+                f"`{name}[{index}]` is {type(item).__name__}, not a string: every item of a "
+                "list of texts must be a str."
+            )
+        texts.append(item)
+    return texts
 
 
 def token_prediction_loss():

@@ -8,7 +8,7 @@ from seqeval.metrics.sequence_labeling import get_entities
 from kerasnlm import data
 from kerasnlm.layers.dropout import Dropout
 from kerasnlm.models.task import Task
-from kerasnlm.models.task import is_texts
+from kerasnlm.models.task import raw_texts
 from kerasnlm.models.task import token_prediction_loss
 from kerasnlm.utils.arguments import integer_at_least
 from kerasnlm.utils.arguments import rate
@@ -114,8 +114,12 @@ class TokenClassifier(Task):
         ]
 
     def predict(self, x, *args, **kwargs):
-        if not is_texts(x):
+        texts = raw_texts(x)
+        if texts is None:
             return super().predict(x, *args, **kwargs)
+        if not texts:
+            return []
+        x = texts
         # The words and offsets the exported model finds too (`kerasnlm.export`).
         words, starts, ends = data.split_words_with_offsets(tf.constant(list(x), tf.string))
         words = [[word.decode("utf-8") for word in row] for row in words.to_list()]
