@@ -7,6 +7,7 @@ from kerasnlm.utils.arguments import positive_integer
 from kerasnlm.utils.arguments import positive_number
 from kerasnlm.utils.checks import check_token_ids
 from kerasnlm.utils.initializers import clone_initializer
+from kerasnlm.utils.memory import check_weights_fit
 
 POSITION_ENCODINGS = ("learned", "sinusoidal")
 
@@ -97,6 +98,12 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.embedding_dim = positive_integer("embedding_dim", python_int(embedding_dim))
         self.position_encoding = one_of("position_encoding", position_encoding, POSITION_ENCODINGS)
         self.max_wavelength = positive_number("max_wavelength", max_wavelength)
+        # Both tables (the sinusoidal one is computed, not trained) are this size.
+        check_weights_fit(
+            f"TokenAndPositionEmbedding(vocabulary_size={self.vocabulary_size}, "
+            f"sequence_length={self.sequence_length}, embedding_dim={self.embedding_dim})",
+            (self.vocabulary_size + self.sequence_length) * self.embedding_dim,
+        )
         self.mask_zero = mask_zero
         if embeddings_initializer is None:
             embeddings_initializer = keras.initializers.TruncatedNormal(stddev=0.02)

@@ -4,12 +4,14 @@ from keras import ops
 from kerasnlm.layers.dropout import Dropout
 from kerasnlm.layers.fused_dense import FusedDense
 from kerasnlm.layers.token_and_position_embedding import TokenAndPositionEmbedding
+from kerasnlm.layers.token_and_position_embedding import python_int
 from kerasnlm.layers.transformer_encoder import TransformerEncoder
 from kerasnlm.models import generation
 from kerasnlm.models.model import Model
 from kerasnlm.utils import arguments
 from kerasnlm.utils.activations import get_activation
 from kerasnlm.utils.checks import check_token_ids
+from kerasnlm.utils.memory import check_weights_fit
 
 
 def new_inputs(num_segments=0):
@@ -119,6 +121,17 @@ class TransformerBackbone(Model):
                 f"`hidden_dim` ({hidden_dim}) must be divisible by `num_heads` ({num_heads})."
             )
         arguments.integer_at_least("num_segments", num_segments, 0)
+        arguments.positive_integer("intermediate_dim", intermediate_dim)
+        arguments.positive_integer("vocabulary_size", python_int(vocabulary_size))
+        arguments.positive_integer("sequence_length", python_int(sequence_length))
+        block = 4 * hidden_dim * hidden_dim + 2 * hidden_dim * intermediate_dim
+        check_weights_fit(
+            f"TransformerBackbone(vocabulary_size={vocabulary_size}, sequence_length="
+            f"{sequence_length}, num_layers={num_layers}, hidden_dim={hidden_dim}, "
+            f"intermediate_dim={intermediate_dim})",
+            num_layers * block
+            + hidden_dim * (vocabulary_size + sequence_length + num_segments + hidden_dim),
+        )
 
         # === Layers ===
         self.embedding = TokenAndPositionEmbedding(
