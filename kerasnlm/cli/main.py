@@ -9,9 +9,11 @@ import sys
 
 import yaml
 
-# The kerasnlm package imports TensorFlow without its C++ start-up lines (utils/startup.py).
-from kerasnlm.distribute.precision import PRECISIONS
-from kerasnlm.distribute.strategies import KINDS
+# Plain constants: building the parser (`--help`, `--version`) must not import TensorFlow.
+from kerasnlm.cli.choices import KINDS
+from kerasnlm.cli.choices import PRECISIONS
+from kerasnlm.cli.choices import TASK_NAMES
+from kerasnlm.utils.startup import import_tensorflow_quietly
 
 # Mistakes a user makes (a path, a setting, a value): one line and exit code 2.
 USER_ERRORS = (ValueError, TypeError, KeyError, OSError, yaml.YAMLError)
@@ -146,7 +148,6 @@ def _config_options(command, kind):
 
 def _parser():
     from kerasnlm import __version__
-    from kerasnlm.training import TASKS
 
     debug = argparse.ArgumentParser(add_help=False)
     debug.add_argument("--debug", action="store_true",
@@ -191,8 +192,8 @@ def _parser():
     finetune = command(
         "finetune", run_finetune,
         "fine-tune a classifier, tagger or translator on TSV/CoNLL/parallel files (the "
-        f"config's task: {', '.join(TASKS)}); keeps the best dev checkpoint and prints its dev "
-        "(and test) scores",
+        f"config's task: {', '.join(TASK_NAMES)}); keeps the best dev checkpoint and prints its "
+        "dev (and test) scores",
     )
     _config_options(finetune, "FinetuneConfig")
     _distribution_options(finetune)
@@ -280,6 +281,7 @@ def main(argv=None):
         logger.addHandler(logging.StreamHandler())
         logger.setLevel(logging.INFO)
     try:
+        import_tensorflow_quietly()  # a command runs: now TensorFlow loads, without its noise
         args.run(args)
     except KeyboardInterrupt:
         print(f"kerasnlm {args.command}: interrupted", file=sys.stderr)

@@ -13,7 +13,7 @@ import os
 import sys
 
 
-def _is_command_line():
+def is_command_line():
     """True in the `kerasnlm` command (or `python -m kerasnlm`), while this package loads."""
     if os.path.basename(sys.argv[0]) == "kerasnlm":
         return True
@@ -42,7 +42,7 @@ def import_tensorflow_quietly():
     asked for its logs with `TF_CPP_MIN_LOG_LEVEL=0`."""
     # The command line also hides TensorFlow's C++ error lines (oneDNN fallbacks, cuInit on a
     # CPU machine): real failures reach it as Python exceptions, reported in one line.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if _is_command_line() else "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if is_command_line() else "2")
     if "tensorflow" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0":
         return
     try:
