@@ -35,7 +35,22 @@ def train(strategy, task, examples, jit_compile="auto"):
         y = (np.arange(examples) % 2,)
     data = tf.data.Dataset.from_tensor_slices((x, *y)).batch(8)
     history = model.fit(data, epochs=3, verbose=0)
-    return history.history, [w.numpy() for w in model.weights]
+    return history.history, comparable_weights(model)
+
+
+def comparable_weights(model):
+    # The key bias adds the same amount to every score of a query, which softmax ignores: its
+    # true gradient is 0, and Adam turns the round-off in that 0 into full-size steps (the
+    # copies drifted 8.3e-5 apart in 12 steps on an AMD EPYC, all else within 7e-7). Compared
+    # without it; the query and value biases stay in.
+    values = []
+    for weight in model.weights:
+        value = weight.numpy()
+        if weight.path.endswith("query_key_value/bias"):
+            third = value.shape[0] // 3
+            value = np.concatenate([value[:third], value[2 * third:]])
+        values.append(value)
+    return values
 
 
 default = tf.distribute.get_strategy()
@@ -48,8 +63,7 @@ for task, examples in (("sequences", 32), ("tokens", 32), ("tokens", 29), ("sequ
     difference = max(np.abs(a - b).max() for a, b in zip(weights, mirrored_weights))
     print("RESULT", task, examples, losses, mirrored_losses, difference)
     assert np.all(np.isfinite(mirrored_losses["loss"]))
-    # 12 AdamW steps: float32 round-off of the all-reduce, amplified by Adam's normalization
-    # (up to 2.7e-5 since each attention projection draws its own initial weights).
+    # 12 AdamW steps: float32 round-off of the all-reduce, amplified by Adam's normalization.
     assert difference < 5e-5, (task, examples, difference)
     if examples == 32:  # (uneven last batches: Keras' loss log weighs the replicas equally)
         for name in ("loss", "accuracy"):  # metrics aggregate over the replicas
@@ -90,7 +104,7 @@ for strategy in (default, mirrored):
         translator = knlm.models.Seq2SeqTransformer(encoder, tokenizer=tokenizer)
         translator.compile(learning_rate=1e-3)
     history = translator.fit(data, epochs=2, verbose=0).history
-    results.append((history["loss"], [w.numpy() for w in translator.weights]))
+    results.append((history["loss"], comparable_weights(translator)))
 np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5)
 assert max(np.abs(a - b).max() for a, b in zip(results[0][1], results[1][1])) < 2e-5
 assert len(translator.generate(["where is the station?"], max_length=8)) == 1
