@@ -1,5 +1,6 @@
 import json
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -12,16 +13,25 @@ from kerasnlm.tokenizers import bert_characters
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
-def _load_vocabulary(vocabulary):
-    """A vocabulary file path or a list of tokens -> a validated list of tokens."""
+def _load_vocabulary(vocabulary, lowercase=False):
+    """A vocabulary file path or a list of tokens -> a validated list of tokens.
+
+    Every token must be one that the tokenizer can produce: no whitespace (input is split
+    there) and no duplicate; errors name the file line (or list index) of the token. With
+    `lowercase`, tokens with an uppercase letter (outside bracketed specials such as `[UNK]`)
+    can never be produced either: a warning names them, since a vocabulary shared between
+    cased and uncased tokenizers is legitimate, but a cased vocabulary read uncased is not.
+    """
     if isinstance(vocabulary, (str, os.PathLike)):
-        tokens = []
+        tokens, where = [], []
         for number, line in readers.lines(vocabulary):
             if not line.strip():
                 raise ValueError(f"'{vocabulary}', line {number}: blank line in a vocabulary.")
-            tokens.append(line.strip())
+            tokens.append(line)
+            where.append(f"'{os.fspath(vocabulary)}', line {number}")
     elif isinstance(vocabulary, (list, tuple)):
         tokens = list(vocabulary)
+        where = [f"`vocabulary[{i}]`" for i in range(len(tokens))]
         for i, token in enumerate(tokens):
             if not isinstance(token, str) or not token.strip():
                 raise TypeError(f"`vocabulary[{i}]` must be a non-empty str; received {token!r}.")
@@ -32,20 +42,46 @@ def _load_vocabulary(vocabulary):
         )
     if not tokens:
         raise ValueError("`vocabulary` is empty.")
+    for token, location in zip(tokens, where):
+        if any(character.isspace() for character in token):
+            raise ValueError(
+                f"{location}: vocabulary token {token!r} contains whitespace; the tokenizer "
+                "splits its input at whitespace, so it can never produce this token."
+            )
+    if lowercase:
+        cased = [
+            (token, location) for token, location in zip(tokens, where)
+            if token != token.lower() and not _is_special(token)
+        ]
+        if cased:
+            examples = ", ".join(f"{token!r} ({location})" for token, location in cased[:3])
+            warnings.warn(
+                f"{len(cased)} of the {len(tokens)} vocabulary tokens have an uppercase letter, "
+                f"e.g. {examples}, but `lowercase=True` lowercases the input, so they can "
+                "never be produced. Pass `lowercase=False` for a cased vocabulary.",
+                stacklevel=3,
+            )
+    seen = {}
+    for i, token in enumerate(tokens):
+        if token in seen:
+            raise ValueError(
+                f"`vocabulary` holds {token!r} twice: {where[seen[token]]} and {where[i]}."
+            )
+        seen[token] = i
     if tokens[0] != "[PAD]":
         raise ValueError(
             f"`vocabulary` must start with '[PAD]' (id 0, the padding id); it starts with "
             f"{tokens[0]!r}."
         )
-    missing = [t for t in SPECIAL_TOKENS if t not in tokens]
+    missing = [t for t in SPECIAL_TOKENS if t not in seen]
     if missing:
         raise ValueError(f"`vocabulary` lacks the special tokens {missing}.")
-    seen = {}
-    for i, token in enumerate(tokens):
-        if token in seen:
-            raise ValueError(f"`vocabulary` holds {token!r} twice, at ids {seen[token]} and {i}.")
-        seen[token] = i
     return tokens
+
+
+def _is_special(token):
+    """Whether a token is a bracketed special token (`[UNK]`, `[unused0]`...)."""
+    return len(token) > 2 and token.startswith("[") and token.endswith("]")
 
 
 def _string_tensor(inputs):
@@ -154,7 +190,7 @@ class WordPieceTokenizer(keras.layers.Layer):
             raise ValueError(
                 f"`max_word_length` must be a positive int; received {max_word_length!r}."
             )
-        self.vocabulary = _load_vocabulary(vocabulary)
+        self.vocabulary = _load_vocabulary(vocabulary, lowercase)
         self.lowercase = lowercase
         self.strip_accents = lowercase if strip_accents is None else strip_accents
         self.max_word_length = max_word_length

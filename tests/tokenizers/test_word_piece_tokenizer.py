@@ -1,6 +1,7 @@
 import json
 import os
 import unicodedata
+import warnings
 
 import keras
 import numpy as np
@@ -193,7 +194,11 @@ def test_detokenize_drops_padding_and_optionally_special_tokens(tokenizer):
 def test_lowercase_and_accent_options(lowercase, strip_accents, expected):
     letters = sorted(set("CafeNaivecafenaiveéïÉ"))
     vocabulary = list(SPECIAL_TOKENS) + ["."] + letters + ["##" + c for c in letters]
-    tokenizer = WordPieceTokenizer(vocabulary, lowercase=lowercase, strip_accents=strip_accents)
+    with warnings.catch_warnings():  # one vocabulary for both casings: its capitals are unused
+        warnings.simplefilter("ignore")
+        tokenizer = WordPieceTokenizer(
+            vocabulary, lowercase=lowercase, strip_accents=strip_accents
+        )
     ids = tokenizer("Café Naïve.")
     assert tokenizer.unk_id not in ids.numpy().tolist()
     assert tokenizer.detokenize(ids).numpy().decode("utf-8") == expected
@@ -244,7 +249,7 @@ def test_vocabulary_errors(tmp_path):
         WordPieceTokenizer(["[UNK]", "[PAD]", "[CLS]", "[SEP]", "[MASK]", "a"])
     with pytest.raises(ValueError, match=r"lacks the special tokens \['\[MASK\]'\]"):
         WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a"])
-    with pytest.raises(ValueError, match="'a' twice, at ids 5 and 6"):
+    with pytest.raises(ValueError, match=r"'a' twice: `vocabulary\[5\]` and `vocabulary\[6\]`"):
         WordPieceTokenizer(list(SPECIAL_TOKENS) + ["a", "a"])
     with pytest.raises(TypeError, match=r"`vocabulary\[5\]` must be a non-empty str"):
         WordPieceTokenizer(list(SPECIAL_TOKENS) + [7])
