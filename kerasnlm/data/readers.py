@@ -14,19 +14,73 @@ import io
 import json
 import os
 import random
+import re
+import stat
 
 import tensorflow as tf
 
 SHUFFLE_BUFFER_LINES = 10_000
 
 
+class MissingFileError(FileNotFoundError, ValueError):
+    """A file that does not exist. Also a `ValueError`, which these readers raised before."""
+
+
+class DirectoryGivenError(IsADirectoryError, ValueError):
+    """A directory where a file is needed. Also a `ValueError`, as `MissingFileError`."""
+
+
+# Suffixes that make a one-word string a file name rather than a text (see `_looks_like_path`).
+PATH_SUFFIXES = frozenset(
+    ".txt .text .tsv .csv .json .jsonl .ndjson .conll .conllu .iob .bio .md .vocab "
+    ".gz .bz2 .xz .zst .zip".split()
+)
+
+
+def _file_status(path):
+    """`"file"`, `"directory"`, `"special"` (a FIFO, socket or device) or `"missing"`."""
+    try:
+        mode = os.stat(path).st_mode
+    except PermissionError:
+        raise  # names the path, and "missing" would be wrong
+    except (OSError, ValueError):  # no such file, a name too long, a NUL character...
+        return "missing"
+    if stat.S_ISREG(mode):
+        return "file"
+    return "directory" if stat.S_ISDIR(mode) else "special"
+
+
+def _not_a_file(path, status, context="", advice=""):
+    """The error for a path whose `_file_status` is not `"file"`, naming what it is instead.
+
+    `context` starts the message (the argument, the list index); `advice` ends it.
+    """
+    if status == "directory":
+        return DirectoryGivenError(
+            f"{context}'{path}' is a directory, not a file. Name a file in it (a text corpus "
+            f"also takes a glob, e.g. 'folder/*.txt').{advice}"
+        )
+    if status == "special":
+        # Reading a FIFO or a terminal would block until someone writes to it.
+        return ValueError(
+            f"{context}'{path}' is not a regular file (a FIFO, socket or device). Save its "
+            f"content to a file and pass that.{advice}"
+        )
+    if path.startswith("~"):
+        advice = " ('~' is not expanded: use os.path.expanduser.)" + advice
+    if context:
+        return MissingFileError(f"{context}'{path}' is not a file: no such file.{advice}")
+    return MissingFileError(f"File not found: '{path}'.{advice}")
+
+
 def _check_file(path):
-    """Returns `path` as a str; raises if it is not an existing, non-empty file."""
+    """Returns `path` as a str; raises if it is not an existing, non-empty regular file."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"Expected a file path (str or os.PathLike); received {path!r}.")
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"File not found: '{path}'.")
+    status = _file_status(path)
+    if status != "file":
+        raise _not_a_file(path, status)
     if os.path.getsize(path) == 0:
         raise ValueError(f"File '{path}' is empty.")
     return path
@@ -48,6 +102,8 @@ def lines(path):
                     f"'{path}', line {number}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at "
                     f"column {e.start + 1}). Re-encode the file as UTF-8."
                 ) from None
+            if number == 1:
+                text = text.removeprefix("\ufeff")  # the byte-order mark some editors write
             yield number, text.rstrip("\r\n")
 
 
@@ -91,9 +147,72 @@ def read_text(path, mode="lines"):
     return documents
 
 
-def _read_columns(path, rows, text_column, label_column, text_pair_column):
-    """Picks the named columns out of `(line_number, {column: value})` rows."""
-    names = [name for name in (text_column, text_pair_column, label_column) if name is not None]
+# An integer class id written as text: ASCII digits only, so that "1_0" (which `int` reads as
+# 10) or "١" (an Arabic-Indic one) stays a string label instead of becoming a number.
+_INTEGER = re.compile(r"[-+]?[0-9]+")
+
+
+def _check_column_names(text_column, label_column, text_pair_column):
+    if not isinstance(text_column, str):
+        raise TypeError(f"`text_column` must be a column name (str); received {text_column!r}.")
+    for setting, name in (("label_column", label_column), ("text_pair_column", text_pair_column)):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(
+                f"`{setting}` must be a column name (str) or None; received {name!r}."
+            )
+
+
+def _shown(value, limit=60):
+    """A JSON value as the file spells it, cut short: an error message stays one line."""
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _text_field(path, number, name, value):
+    """A text field, stripped; an error naming file, line and column if it is no usable text."""
+    where = f"'{path}', line {number}, column '{name}'"
+    if not isinstance(value, str):
+        raise TypeError(f"{where}: expected a text (a JSON string); received {_shown(value)}.")
+    value = value.strip()
+    if not value:
+        raise ValueError(f"{where}: the text is blank. Remove the line or fill in the text.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:  # a lone surrogate, which JSON's "\ud800" escape allows
+        raise ValueError(
+            f"{where}: the text holds a lone surrogate (U+{ord(value[e.start]):04X}), which "
+            "is not a character; fix the file's escapes."
+        ) from None
+    return value
+
+
+def _label_field(path, number, name, value):
+    """A label: an int, or a non-blank stripped str. Nothing else is turned into one."""
+    where = f"'{path}', line {number}, column '{name}'"
+    if isinstance(value, (bool, float)):
+        # int(1.0) == int(True) == 1 would silently merge them with class 1; 0.5 would become 0.
+        kind = "a boolean" if isinstance(value, bool) else "a float"
+        raise TypeError(
+            f"{where}: label {_shown(value)} is {kind}; a class label must be an integer "
+            "or a string. Write the class id as an integer (e.g. 1) or quote it as a string."
+        )
+    if isinstance(value, int):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"{where}: label {_shown(value)} is not an integer or a string.")
+    value = value.strip()
+    if not value:
+        raise ValueError(
+            f"{where}: the label is blank; a blank is not a class. Remove the line or label it."
+        )
+    return value
+
+
+def _read_columns(path, rows, text_column, label_column, text_pair_column, no_rows):
+    """Picks the named columns out of `(line_number, {column: value})` rows; `no_rows` is the
+    message when there is none."""
+    text_columns = [name for name in (text_column, text_pair_column) if name is not None]
+    names = text_columns + ([label_column] if label_column is not None else [])
     columns = {name: [] for name in names}
     for number, row in rows:
         for name in names:
@@ -103,18 +222,22 @@ def _read_columns(path, rows, text_column, label_column, text_pair_column):
                     f"'{path}', line {number}: no value for column '{name}'. "
                     f"Columns present: {sorted(row)}."
                 )
-            columns[name].append(value.strip() if isinstance(value, str) else value)
+            field = _label_field if name == label_column else _text_field
+            columns[name].append(field(path, number, name, value))
     if not columns[text_column]:
-        raise ValueError(f"File '{path}' holds a header but no rows.")
+        raise ValueError(no_rows)
     outputs = [columns[text_column]]
     if text_pair_column is not None:
         outputs.append(columns[text_pair_column])
     if label_column is not None:
         labels = columns[label_column]
         # Integer class ids are the common case ("0"/"1"); other labels stay strings.
-        try:
-            labels = [int(label) for label in labels]
-        except (TypeError, ValueError):
+        if all(isinstance(label, int) or _INTEGER.fullmatch(label) for label in labels):
+            try:
+                labels = [int(label) for label in labels]
+            except ValueError:  # more digits than Python converts: an identifier, not a class id
+                labels = [str(label) for label in labels]
+        else:
             labels = [str(label) for label in labels]
         outputs.append(labels)
     return outputs[0] if len(outputs) == 1 else tuple(outputs)
@@ -139,6 +262,8 @@ def _header_rows(path, lines, columns_used):
                 f"{len(header)} ({header})."
             )
         yield number, dict(zip(header, fields))
+    if header is None:
+        raise ValueError(f"File '{path}' holds no text: every line is blank.")
 
 
 def read_tsv(path, text_column="sentence", label_column="label", text_pair_column=None):
@@ -155,7 +280,9 @@ def read_tsv(path, text_column="sentence", label_column="label", text_pair_colum
     Returns:
         `texts`, then `pairs` if `text_pair_column` is given, then `labels` if `label_column`
         is given (a tuple when more than one). Texts are stripped of surrounding whitespace.
-        Labels are ints when every label is an integer, otherwise strs.
+        Labels are ints when every label is an integer (ASCII digits), otherwise strs.
+        A blank text or label is an error naming the file and line, as is (in JSON lines)
+        a label that is a float or a boolean: nothing is coerced into a class.
 
     Example:
     ```python
@@ -165,9 +292,11 @@ def read_tsv(path, text_column="sentence", label_column="label", text_pair_colum
     texts[0], labels[0]  # ("it 's a charming and often affecting journey .", 1)
     ```
     """
+    _check_column_names(text_column, label_column, text_pair_column)
     fields = ((n, line.split("\t")) for n, line in lines(path) if line.strip())
     rows = _header_rows(path, fields, (text_column, label_column, text_pair_column))
-    return _read_columns(path, rows, text_column, label_column, text_pair_column)
+    no_rows = f"File '{path}' holds a header but no rows."
+    return _read_columns(path, rows, text_column, label_column, text_pair_column, no_rows)
 
 
 def read_csv(path, text_column="sentence", label_column="label", text_pair_column=None):
@@ -177,15 +306,30 @@ def read_csv(path, text_column="sentence", label_column="label", text_pair_colum
     error messages give the line where a record ends.
     """
 
+    _check_column_names(text_column, label_column, text_pair_column)
+
     def records():
         text = io.StringIO("\n".join(line for _, line in lines(path)))
         reader = csv.reader(text)
-        for fields in reader:
-            if fields:
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                problem = (
+                    "a carriage return (\\r) inside an unquoted field; quote the field or "
+                    "remove the character"
+                    if "new-line" in str(e)
+                    else f"invalid CSV ({e})"
+                )
+                raise ValueError(f"'{path}', line {reader.line_num}: {problem}.") from None
+            if fields and (len(fields) > 1 or fields[0].strip()):  # skip blank lines
                 yield reader.line_num, fields
 
     rows = _header_rows(path, records(), (text_column, label_column, text_pair_column))
-    return _read_columns(path, rows, text_column, label_column, text_pair_column)
+    no_rows = f"File '{path}' holds a header but no rows."
+    return _read_columns(path, rows, text_column, label_column, text_pair_column, no_rows)
 
 
 def read_jsonl(path, text_column="text", label_column="label", text_pair_column=None):
@@ -193,6 +337,8 @@ def read_jsonl(path, text_column="text", label_column="label", text_pair_column=
 
     Arguments and return values are those of `read_tsv`.
     """
+
+    _check_column_names(text_column, label_column, text_pair_column)
 
     def rows():
         for number, line in lines(path):
@@ -202,11 +348,15 @@ def read_jsonl(path, text_column="text", label_column="label", text_pair_column=
                 row = json.loads(line)
             except json.JSONDecodeError as e:
                 raise ValueError(f"'{path}', line {number}: invalid JSON ({e.msg}).") from None
+            except (ValueError, RecursionError) as e:  # a 5000-digit number, deep nesting
+                problem = "nested too deeply" if isinstance(e, RecursionError) else str(e)
+                raise ValueError(f"'{path}', line {number}: invalid JSON ({problem}).") from None
             if not isinstance(row, dict):
                 raise ValueError(f"'{path}', line {number}: expected a JSON object.")
             yield number, row
 
-    return _read_columns(path, rows(), text_column, label_column, text_pair_column)
+    no_rows = f"File '{path}' holds no JSON rows: every line is blank."
+    return _read_columns(path, rows(), text_column, label_column, text_pair_column, no_rows)
 
 
 def read_conll(path, token_column=0, tag_column=-1):
@@ -215,7 +365,7 @@ def read_conll(path, token_column=0, tag_column=-1):
     One token a line, columns separated by TAB (or, when a line has no TAB, by spaces).
     A blank or whitespace-only line (WNUT-17 uses a lone TAB) ends a sentence; `-DOCSTART-`
     lines mark document boundaries and are skipped. Every token line must have the same
-    number of columns (at least two).
+    number of columns (at least two), and a non-blank token and tag.
 
     Args:
         path: a UTF-8 CoNLL file.
@@ -233,6 +383,9 @@ def read_conll(path, token_column=0, tag_column=-1):
     tokens[0][:3], tags[0][:3]
     ```
     """
+    for setting, index in (("token_column", token_column), ("tag_column", tag_column)):
+        if not isinstance(index, int) or isinstance(index, bool):
+            raise TypeError(f"`{setting}` must be a column index (int); received {index!r}.")
     token_lists, tag_lists, tokens, tags = [], [], [], []
     num_columns = None
     for number, line in lines(path):
@@ -250,13 +403,25 @@ def read_conll(path, token_column=0, tag_column=-1):
                     f"'{path}', line {number}: a CoNLL line needs a token and a tag column; "
                     f"found 1 column in {line!r}."
                 )
+            for setting, index in (("token_column", token_column), ("tag_column", tag_column)):
+                if not -num_columns <= index < num_columns:
+                    raise ValueError(
+                        f"`{setting}={index}` is out of range: '{path}' has {num_columns} "
+                        f"columns (line {number}: {line!r})."
+                    )
         if len(fields) != num_columns:
             raise ValueError(
                 f"'{path}', line {number}: {len(fields)} columns, but the file's first token "
                 f"line has {num_columns}: {line!r}."
             )
-        if not fields[token_column]:
+        if not fields[token_column].strip():
             raise ValueError(f"'{path}', line {number}: empty token in {line!r}.")
+        if not fields[tag_column].strip():
+            # Usually a tag lost in an export; an empty string must not become a tag class.
+            raise ValueError(
+                f"'{path}', line {number}: empty tag for token {fields[token_column]!r} in "
+                f"{line!r}. Every token line needs a tag (e.g. 'O')."
+            )
         tokens.append(fields[token_column])
         tags.append(fields[tag_column])
     if tokens:
@@ -303,8 +468,12 @@ def resolve_texts(texts_or_files):
     """Tells files from in-memory text: returns `("files", paths)`, `("texts", texts)` or
     `("dataset", dataset)`, after validating them.
 
-    A str is a file path or a glob pattern (`"shards/*.txt"`); a list whose items are all
-    existing files is a list of files; any other list of str is text, one document an item.
+    A str is a file path or a glob pattern (`"shards/*.txt"`). A list is a list of files when
+    any item is an existing file or an `os.PathLike`, or when every non-blank item looks like
+    a path (`_looks_like_path`, or an existing directory or FIFO); then every item must be
+    an existing regular file. Any other list of str is text, one document an item. So
+    `["corpus_typo.txt"]` is a missing file, not the text "corpus_typo.txt"; texts that look
+    like file names can be passed as a `tf.data.Dataset`.
     """
     if isinstance(texts_or_files, tf.data.Dataset):
         spec = texts_or_files.element_spec
@@ -320,7 +489,7 @@ def resolve_texts(texts_or_files):
         pattern = os.fspath(texts_or_files)
         paths = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
         if not paths:
-            raise ValueError(f"`texts_or_files`: no file matches '{pattern}'.")
+            raise MissingFileError(f"`texts_or_files`: no file matches '{pattern}'.")
         return "files", [_check_has_text(p) for p in paths]
     if not isinstance(texts_or_files, (list, tuple)) or not texts_or_files:
         raise TypeError(
@@ -330,17 +499,60 @@ def resolve_texts(texts_or_files):
     for i, item in enumerate(texts_or_files):
         if not isinstance(item, (str, os.PathLike)):
             raise TypeError(f"`texts_or_files[{i}]` must be a str; received {item!r}.")
-    is_file = [os.path.isfile(item) for item in texts_or_files]
-    if all(is_file):
+    # One stat per item that could be a file name; a text with a space in it cannot.
+    statuses = [
+        _file_status(item) if _is_one_word(item) else "missing" for item in texts_or_files
+    ]
+    if all(status == "file" for status in statuses):
         return "files", [_check_has_text(p) for p in texts_or_files]
-    if any(is_file):
-        missing = texts_or_files[is_file.index(False)]
-        raise ValueError(
-            f"`texts_or_files` mixes file paths and other strings: '{missing}' is not a file."
+    if "file" in statuses:
+        i = next(i for i, status in enumerate(statuses) if status != "file")
+        raise _not_a_file(
+            os.fspath(texts_or_files[i]),
+            statuses[i],
+            "`texts_or_files` mixes file paths and other strings: ",
+        )
+    # Meant as files: a Path object, or a list whose every (non-blank) item names a path. A
+    # text list may hold a line "." or "N/A" among its sentences; a list of only such items
+    # is not text.
+    named = [
+        (i, status)
+        for i, (item, status) in enumerate(zip(texts_or_files, statuses))
+        if not isinstance(item, str) or item.strip()
+    ]
+    if any(isinstance(item, os.PathLike) for item in texts_or_files) or (
+        named
+        and all(status != "missing" or _looks_like_path(texts_or_files[i]) for i, status in named)
+    ):
+        i = next(i for i, status in named if status != "file")
+        advice = ""
+        if statuses[i] == "missing" and not isinstance(texts_or_files[i], os.PathLike):
+            advice = (
+                " Every item looks like a file path (one word with a '/' or a file suffix); "
+                "if they are texts, pass tf.data.Dataset.from_tensor_slices(texts)."
+            )
+        raise _not_a_file(
+            os.fspath(texts_or_files[i]), statuses[i], f"`texts_or_files[{i}]`: ", advice
         )
     if not any(text.strip() for text in texts_or_files):
         raise ValueError("`texts_or_files`: every text is empty or whitespace.")
     return "texts", list(texts_or_files)
+
+
+def _is_one_word(item):
+    """Whether `item` is an `os.PathLike` or a str without whitespace: possibly a file name."""
+    if not isinstance(item, str):
+        return True
+    return bool(item) and not any(character.isspace() for character in item)
+
+
+def _looks_like_path(text):
+    """Whether a str is meant as a file name: one word with a path separator or a file
+    suffix such as `.txt` (see `PATH_SUFFIXES`). A text has spaces; "a/b testing" is text."""
+    if not _is_one_word(text):
+        return False
+    suffix = os.path.splitext(text)[1].lower()
+    return "/" in text or "\\" in text or suffix in PATH_SUFFIXES
 
 
 def _check_has_text(path):
