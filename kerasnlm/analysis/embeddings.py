@@ -19,11 +19,9 @@ def backbone_of(model):
     from kerasnlm.models.backbone import TransformerBackbone
 
     if isinstance(model, (str, os.PathLike)):
-        import keras
+        from kerasnlm.models.files import load_keras_file
 
-        if not os.path.isfile(model):
-            raise FileNotFoundError(f"No model file at {model}.")
-        model = keras.models.load_model(model)
+        model = load_keras_file(model)
     if isinstance(model, TransformerBackbone):
         return model
     backbone = getattr(model, "backbone", None)

@@ -1,7 +1,5 @@
 """`kerasnlm drift`: the embedding-drift table of two saved models."""
 
-import os
-
 from kerasnlm import analysis
 from kerasnlm import data
 from kerasnlm.export.serving import Predictor
@@ -17,11 +15,9 @@ def _texts(path, text_column):
 
 def drift(args):
     """The markdown table (and the plot with `--plot`) for the parsed arguments."""
-    import keras
+    from kerasnlm.models.files import load_keras_file
 
-    before = keras.models.load_model(args.before) if os.path.isfile(args.before) else None
-    if before is None:
-        raise FileNotFoundError(f"`--before`: no model file at {args.before}.")
+    before = load_keras_file(args.before)
     after = Predictor.load_keras_model(args.after)
     tokenizer = getattr(after, "tokenizer", None) or getattr(before, "tokenizer", None)
     if args.vocabulary:

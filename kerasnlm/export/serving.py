@@ -58,7 +58,7 @@ class Predictor:
     @staticmethod
     def load_keras_model(path):
         """The model of a `.keras` file or of a finetune output folder (its `best.keras`)."""
-        import keras
+        from kerasnlm.models.files import load_keras_file
 
         path = os.fspath(path)
         if os.path.isdir(path):
@@ -72,7 +72,7 @@ class Predictor:
             raise FileNotFoundError(f"No model at {path}.")
         elif not path.endswith(".keras"):
             raise ValueError(f"{path} is not a .keras model file.")
-        return keras.models.load_model(path)
+        return load_keras_file(path)
 
     def __call__(self, texts, batch_size=32):
         results = []

@@ -8,11 +8,14 @@ temporary name and renamed, so a run killed mid-write leaves the previous checkp
 import json
 import os
 import re
+import warnings
+import zipfile
 
 import keras
 import numpy as np
 
 LATEST = "latest.json"
+STEP_FILE = re.compile(r"step-(\d+)\.npz")
 
 
 def _kinds(model):
@@ -46,6 +49,9 @@ def save_checkpoint(model, directory, metadata=None, keep=2):
     variables = _state_variables(model)
     arrays = {f"{i:05d}": keras.ops.convert_to_numpy(v) for i, v in enumerate(variables)}
     arrays["paths"] = np.array(_kinds(model))
+    # Also in the index, but here too: a checkpoint resumed without a readable index is still
+    # checked against the run's configuration.
+    arrays["metadata"] = np.array(json.dumps(metadata or {}))
 
     def write_arrays(path):
         with open(path, "wb") as f:
@@ -66,44 +72,163 @@ def save_checkpoint(model, directory, metadata=None, keep=2):
 
 
 def restore_latest(model, directory, metadata=None):
-    """Loads the newest checkpoint in `directory` into `model`; returns its step (0 if none).
+    """Loads the newest whole checkpoint in `directory` into `model`; returns its step (0 if
+    there is none).
+
+    The checkpoint `latest.json` names comes first. If it (or `latest.json`) is missing,
+    truncated or corrupt, the newest other step file that is whole is used instead, with a
+    warning naming what was skipped and why: a disk that filled up or a copy cut short must not
+    cost the whole run, nor restart it from step 0 without a word.
 
     Raises:
-        ValueError: the checkpoint was written for a different configuration (`metadata`
-            differs) or its variables do not match the model's.
+        NotADirectoryError: `directory` is a file.
+        ValueError: no checkpoint in `directory` is whole; or the one found was written for a
+            different configuration (`metadata` differs) or its variables do not match the
+            model's.
     """
-    latest = os.path.join(directory, LATEST)
-    if not os.path.exists(latest):
-        return 0
-    with open(latest) as f:
-        record = json.load(f)
-    saved = record.get("metadata", {})
-    if metadata is not None and saved != metadata:
-        differences = sorted(
-            key for key in set(saved) | set(metadata) if saved.get(key) != metadata.get(key)
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise NotADirectoryError(
+            f"The checkpoint folder '{directory}' is a file. Move it away, or use a new output "
+            f"directory."
         )
-        details = ", ".join(f"{k}: {saved.get(k)!r} -> {metadata.get(k)!r}" for k in differences)
-        raise ValueError(
-            f"The checkpoint in {directory} was written with a different configuration "
-            f"({details}). Use a new output directory, or restore the original settings."
-        )
-    variables = _state_variables(model)
-    with np.load(os.path.join(directory, record["file"])) as arrays:
-        paths = arrays["paths"].tolist()
-        if len(paths) != len(variables):
-            raise ValueError(
-                f"The checkpoint {record['file']} holds {len(paths)} variables; the model "
-                f"and optimizer have {len(variables)}."
+    names = _step_files(directory)
+    if not names and not os.path.exists(os.path.join(directory, LATEST)):
+        return 0  # a new run
+    record, problem = _read_index(directory)
+    skipped = [(LATEST, problem)] if problem else []
+    if record is not None:  # the indexed checkpoint first, as it always was
+        names = [record["file"]] + [name for name in names if name != record["file"]]
+    for name in names:
+        path = os.path.join(directory, name)
+        try:
+            arrays = _read_checkpoint(path)
+        except _Unusable as why:
+            skipped.append((name, str(why)))
+            continue
+        saved = arrays.pop("metadata", None)
+        if saved is None and record is not None:  # written before checkpoints held it
+            saved = record.get("metadata", {})
+        if metadata is not None and saved is not None and saved != metadata:
+            _refuse_other_configuration(directory, saved, metadata)
+        _assign(model, arrays, path)
+        step = record["step"] if record and name == record["file"] else _step_of(name)
+        if skipped:
+            unchecked = (
+                " Its configuration could not be checked (no metadata with it)."
+                if metadata is not None and saved is None else ""
             )
-        for i, (path, kind, variable) in enumerate(zip(paths, _kinds(model), variables)):
-            value = arrays[f"{i:05d}"]
-            if path != kind or tuple(value.shape) != tuple(variable.shape):
-                raise ValueError(
-                    f"Checkpoint variable {i} is `{path}` of shape {value.shape}, but the "
-                    f"model's is `{variable.path}` of shape {tuple(variable.shape)}."
-                )
-            variable.assign(value)
-    return record["step"]
+            warnings.warn(
+                f"Resuming from {path} (step {step}), the newest whole checkpoint; skipped "
+                f"{_listed(skipped)}.{unchecked}",
+                stacklevel=2,
+            )
+        return step
+    raise ValueError(
+        f"No checkpoint in {directory} can be resumed from ({_listed(skipped)}). Delete that "
+        f"folder to start the run over, or use a new output directory."
+    )
+
+
+def _listed(skipped):
+    return "; ".join(f"{name}: {reason}" for name, reason in skipped)
+
+
+class _Unusable(Exception):
+    """A checkpoint or index file that cannot be read (truncated, corrupt, not ours)."""
+
+
+def _read_index(directory):
+    """The record in `latest.json` and None, or None and why it cannot be used."""
+    path = os.path.join(directory, LATEST)
+    if not os.path.exists(path):  # a run killed between its first checkpoint and index
+        return None, "missing"
+    try:
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        return None, f"not readable JSON ({error})"
+    if not (
+        isinstance(record, dict)
+        and isinstance(record.get("file"), str)
+        and STEP_FILE.fullmatch(record["file"])
+        and isinstance(record.get("step"), int)
+        and isinstance(record.get("metadata", {}), dict)
+    ):
+        return None, "not a checkpoint index (no `step`, `file` and `metadata`)"
+    if not os.path.isfile(os.path.join(directory, record["file"])):
+        return None, f"names {record['file']}, which does not exist"
+    return record, None
+
+
+def _step_files(directory):
+    """The step checkpoints in `directory`, newest first."""
+    if not os.path.isdir(directory):
+        return []
+    return sorted((f for f in os.listdir(directory) if STEP_FILE.fullmatch(f)), key=_step_of,
+                  reverse=True)
+
+
+def _step_of(name):
+    return int(STEP_FILE.fullmatch(name).group(1))
+
+
+def _read_checkpoint(path):
+    """Every array in the checkpoint `path`, all read and checked before any is assigned (so
+    that a file damaged half-way leaves the model as it was)."""
+    if os.path.getsize(path) == 0:
+        raise _Unusable("empty (0 bytes)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+        if damaged is not None:
+            raise _Unusable(f"corrupt ({damaged} fails its checksum)")
+        with np.load(path) as npz:  # without pickles: a checkpoint holds arrays only
+            arrays = {name: npz[name] for name in npz.files}
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        raise _Unusable(f"truncated or corrupt ({error})") from None
+    paths = arrays.get("paths")
+    if paths is None or paths.ndim != 1 or any(f"{i:05d}" not in arrays for i in range(len(paths))):
+        held = ", ".join(sorted(arrays)[:5]) or "nothing"
+        raise _Unusable(f"not a step checkpoint (it holds {held})")
+    if "metadata" in arrays:
+        try:
+            arrays["metadata"] = json.loads(str(arrays["metadata"].item()))
+        except (ValueError, TypeError) as error:
+            raise _Unusable(f"corrupt (its metadata is not JSON: {error})") from None
+    return arrays
+
+
+def _refuse_other_configuration(directory, saved, metadata):
+    differences = sorted(
+        key for key in set(saved) | set(metadata) if saved.get(key) != metadata.get(key)
+    )
+    details = ", ".join(f"{k}: {saved.get(k)!r} -> {metadata.get(k)!r}" for k in differences)
+    raise ValueError(
+        f"The checkpoint in {directory} was written with a different configuration "
+        f"({details}). Use a new output directory, or restore the original settings."
+    )
+
+
+def _assign(model, arrays, path):
+    variables = _state_variables(model)
+    paths = arrays["paths"].tolist()
+    name = os.path.basename(path)
+    if len(paths) != len(variables):
+        raise ValueError(
+            f"The checkpoint {name} holds {len(paths)} variables; the model and optimizer "
+            f"have {len(variables)}."
+        )
+    values = [arrays[f"{i:05d}"] for i in range(len(paths))]
+    for i, (saved_path, kind, value, variable) in enumerate(
+        zip(paths, _kinds(model), values, variables)
+    ):
+        if saved_path != kind or tuple(value.shape) != tuple(variable.shape):
+            raise ValueError(
+                f"Checkpoint variable {i} is `{saved_path}` of shape {value.shape}, but the "
+                f"model's is `{variable.path}` of shape {tuple(variable.shape)}."
+            )
+    for value, variable in zip(values, variables):
+        variable.assign(value)
 
 
 class StepCheckpoint(keras.callbacks.Callback):
