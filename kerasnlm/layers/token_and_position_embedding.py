@@ -6,15 +6,11 @@ from kerasnlm.utils.arguments import one_of
 from kerasnlm.utils.arguments import positive_integer
 from kerasnlm.utils.arguments import positive_number
 from kerasnlm.utils.checks import check_token_ids
+from kerasnlm.utils.checks import poison_out_of_range
 from kerasnlm.utils.initializers import clone_initializer
 from kerasnlm.utils.memory import check_weights_fit
 
 POSITION_ENCODINGS = ("learned", "sinusoidal")
-
-
-def python_int(value):
-    """`value` as a Python int if it is a numpy integer (a size read from an array), else as is."""
-    return int(value) if isinstance(value, np.integer) else value
 
 
 def sinusoidal_position_table(sequence_length, embedding_dim, max_wavelength=10000):
@@ -43,6 +39,10 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
 
     Shapes: int `(batch, length)` with `length <= sequence_length` in,
     `(batch, length, embedding_dim)` out (the layer's compute dtype), mask `(batch, length)`.
+
+    An id outside `[0, vocabulary_size)` raises where the backend can raise (eager, or a
+    TensorFlow graph); inside an XLA-compiled step, which can only clamp it to a valid row, it
+    turns the whole output NaN instead, so the loss cannot silently train on the wrong row.
 
     Args:
         vocabulary_size: int, number of rows of the token matrix; ids must be in
@@ -93,9 +93,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.vocabulary_size = positive_integer("vocabulary_size", python_int(vocabulary_size))
-        self.sequence_length = positive_integer("sequence_length", python_int(sequence_length))
-        self.embedding_dim = positive_integer("embedding_dim", python_int(embedding_dim))
+        self.vocabulary_size = positive_integer("vocabulary_size", vocabulary_size)
+        self.sequence_length = positive_integer("sequence_length", sequence_length)
+        self.embedding_dim = positive_integer("embedding_dim", embedding_dim)
         self.position_encoding = one_of("position_encoding", position_encoding, POSITION_ENCODINGS)
         self.max_wavelength = positive_number("max_wavelength", max_wavelength)
         # Both tables (the sinusoidal one is computed, not trained) are this size.
@@ -153,7 +153,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
                     f"Positions {start_index}..{start_index + length - 1} are outside "
                     f"[0, {self.sequence_length}) (the `sequence_length`)."
                 )
-        return token_vectors + self.position_vectors(length, start_index)[None]
+        vectors = token_vectors + self.position_vectors(length, start_index)[None]
+        # Under XLA the check above compiles to nothing and the gather clamps a bad id.
+        return poison_out_of_range(vectors, token_ids, self.vocabulary_size)
 
     def compute_mask(self, token_ids, mask=None):
         if not self.mask_zero:

@@ -4,13 +4,13 @@ from keras import ops
 from kerasnlm.layers.dropout import Dropout
 from kerasnlm.layers.fused_dense import FusedDense
 from kerasnlm.layers.token_and_position_embedding import TokenAndPositionEmbedding
-from kerasnlm.layers.token_and_position_embedding import python_int
 from kerasnlm.layers.transformer_encoder import TransformerEncoder
 from kerasnlm.models import generation
 from kerasnlm.models.model import Model
 from kerasnlm.utils import arguments
 from kerasnlm.utils.activations import get_activation
 from kerasnlm.utils.checks import check_token_ids
+from kerasnlm.utils.checks import poison_out_of_range
 from kerasnlm.utils.memory import check_weights_fit
 
 
@@ -122,8 +122,8 @@ class TransformerBackbone(Model):
             )
         arguments.integer_at_least("num_segments", num_segments, 0)
         arguments.positive_integer("intermediate_dim", intermediate_dim)
-        arguments.positive_integer("vocabulary_size", python_int(vocabulary_size))
-        arguments.positive_integer("sequence_length", python_int(sequence_length))
+        vocabulary_size = arguments.positive_integer("vocabulary_size", vocabulary_size)
+        sequence_length = arguments.positive_integer("sequence_length", sequence_length)
         block = 4 * hidden_dim * hidden_dim + 2 * hidden_dim * intermediate_dim
         check_weights_fit(
             f"TransformerBackbone(vocabulary_size={vocabulary_size}, sequence_length="
@@ -262,7 +262,9 @@ class TransformerBackbone(Model):
                     segment_ids, self.segment_embedding.input_dim, name="segment_ids",
                     bound_name="`num_segments`",
                 )
-            x = x + self.segment_embedding(segment_ids)
+            x = x + poison_out_of_range(
+                self.segment_embedding(segment_ids), segment_ids, self.segment_embedding.input_dim
+            )
         if self.embedding_norm is not None:
             x = self.embedding_norm(x)
         x = self.embedding_dropout(x, training=training)

@@ -3,7 +3,8 @@ import numpy as np
 import tensorflow as tf
 
 from kerasnlm.distribute.keras_fixes import StrategyFixes
-from kerasnlm.utils.checks import check_labels
+from kerasnlm.utils.checks import BatchCheck
+from kerasnlm.utils.checks import checked_feed
 from kerasnlm.utils.checks import validate_batch
 
 
@@ -13,11 +14,10 @@ class Model(StrategyFixes, keras.Model):
     `fit`, `evaluate` and `predict` may run XLA-compiled steps (Keras' default on GPUs and
     TPUs, and `jit_compile=True` anywhere), where an out-of-range token id is silently clamped
     to a valid embedding row. So before the data reaches a compiled step, every token-id input
-    (named by `token_id_limits()`) is checked: numpy inputs at once, a `tf.data.Dataset` batch
-    by batch (an assertion in a `map`, which raises on the first bad batch). Class labels are
-    checked the same way when `label_limit()` says how many classes there are. Other inputs
-    (generators, `PyDataset`) are checked by the layers themselves when run eagerly or without
-    XLA (`jit_compile=False`).
+    (named by `token_id_limits()`) is checked: numpy inputs at once, a `tf.data.Dataset`, a
+    Python generator or a `keras.utils.PyDataset` batch by batch as it is drawn (see
+    `kerasnlm.utils.checks.checked_feed`). Class labels are checked the same way when
+    `label_limit()` says how many classes there are.
     """
 
     def __init__(self, *args, **kwargs):
@@ -72,25 +72,7 @@ class Model(StrategyFixes, keras.Model):
         return None
 
     def _checked(self, x, y=None):
-        limits, classes = self.token_id_limits(), self.label_limit()
-        if isinstance(x, tf.data.Dataset):
-            if not isinstance(x.element_spec, tuple):
-                return x.map(tf.autograph.experimental.do_not_convert(
-                    lambda inputs: validate_batch(inputs, limits)
-                ))
-
-            @tf.autograph.experimental.do_not_convert  # plain graph code, nothing to convert
-            def check(inputs, *rest):
-                if classes is not None and rest:
-                    rest = (check_labels(rest[0], classes), *rest[1:])
-                return (validate_batch(inputs, limits), *rest)
-
-            return x.map(check)
-        if isinstance(x, dict) or hasattr(x, "dtype"):
-            validate_batch(x, limits)
-        if classes is not None and hasattr(y, "dtype"):
-            check_labels(y, classes)
-        return x
+        return checked_feed(x, y, BatchCheck(self.token_id_limits(), self.label_limit()))
 
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
         if isinstance(validation_data, (tuple, list)) and validation_data:

@@ -50,8 +50,9 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
             f"Training stopped at step {step}: the loss is {loss}, so the weights are no "
             f"longer usable (nothing after the last checkpoint was saved). Likely causes: a "
             f"learning rate too high (it was {self._learning_rate()} at this step), float16 "
-            "without loss scaling, or inputs the model cannot take (ids, labels, sample "
-            "weights that are not finite)."
+            "without loss scaling, or inputs the model cannot take: sample weights that are "
+            "not finite, or token ids outside the vocabulary in an XLA-compiled step (which "
+            "cannot raise, so the embedding layers turn their output NaN instead)."
         )
 
     def _learning_rate(self):

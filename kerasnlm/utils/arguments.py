@@ -4,14 +4,16 @@ Every layer, model, config and command checks its arguments before it builds any
 the same words for the same rule, so a user reads "`dropout` must be in [0, 1); received 1.5"
 whichever class they gave it to. Each check returns the value, so it can be used inline.
 
-Booleans are never integers here: `epochs: true` in a YAML file is a mistake, not 1.
+Booleans are never integers here: `epochs: true` in a YAML file is a mistake, not 1. A numpy
+integer (a size read from an array) is one, and comes back as a Python int.
 """
 
 import math
+import numbers
 
 
 def _is_integer(value):
-    return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _is_number(value):
@@ -22,21 +24,21 @@ def positive_integer(name, value):
     """`value` if it is an int >= 1 (not a bool)."""
     if not _is_integer(value) or value < 1:
         raise ValueError(f"`{name}` must be a positive integer; received {value!r}.")
-    return value
+    return int(value)
 
 
 def integer_at_least(name, value, minimum):
     """`value` if it is an int >= `minimum` (not a bool)."""
     if not _is_integer(value) or value < minimum:
         raise ValueError(f"`{name}` must be an integer >= {minimum}; received {value!r}.")
-    return value
+    return int(value)
 
 
 def integer_in(name, value, low, high):
     """`value` if it is an int in `[low, high]` (not a bool)."""
     if not _is_integer(value) or not low <= value <= high:
         raise ValueError(f"`{name}` must be an int in [{low}, {high}]; received {value!r}.")
-    return value
+    return int(value)
 
 
 def rate(name, value):

@@ -10,11 +10,19 @@ would train on garbage without a word. So ids are checked:
 - at run time inside the layer wherever the backend can raise (eager or graph TensorFlow,
   eager JAX);
 - at run time on every batch before it reaches a compiled step, by `validate_batch`, which the
-  kerasnlm models apply to the data given to `fit`/`evaluate`/`predict`.
+  kerasnlm models apply to the data given to `fit`/`evaluate`/`predict` whatever its type
+  (arrays, `tf.data`, Python generators, `keras.utils.PyDataset`: see `checked_feed`);
+- inside compiled steps too, by `poison_out_of_range`: the embedding layers turn their output
+  NaN when an id is out of range, so a model nobody checked (a user's own Functional model
+  built from these layers, under XLA) gets a NaN loss, which `StopOnNonFiniteLoss` stops
+  naming this cause, instead of training on clamped rows.
 """
+
+import inspect
 
 import keras
 import numpy as np
+from keras import ops
 
 
 def _runtime_kind(x):
@@ -164,3 +172,86 @@ def validate_batch(inputs, token_id_limits):
                 bound = keras.ops.shape(inputs[bound])[1]
             inputs[name] = check_token_ids(inputs[name], bound, *rest[:1], name, *rest[1:])
     return inputs
+
+
+def poison_out_of_range(values, ids, upper_bound):
+    """`values`, or NaN everywhere if any of `ids` is outside `[0, upper_bound)`.
+
+    The one check XLA keeps: its compile drops assertions, and its gather clamps a bad id to a
+    valid row. An all-NaN output cannot pass unnoticed (the loss becomes NaN); its cost is one
+    reduction over the ids and one scalar added to `values`.
+    """
+    bad = ops.any(ops.logical_or(ops.less(ids, 0), ops.greater_equal(ids, upper_bound)))
+    return values + ops.cast(ops.where(bad, float("nan"), 0.0), values.dtype)
+
+
+class BatchCheck:
+    """Checks one batch `(inputs[, labels, ...])` of a data feed: the token ids of `inputs`
+    against `token_id_limits` (see `validate_batch`), the labels against `num_classes` (when
+    not None). A class, not a closure, so that a `PyDataset`'s worker processes can pickle it.
+    """
+
+    def __init__(self, token_id_limits, num_classes=None):
+        self.token_id_limits = token_id_limits
+        self.num_classes = num_classes
+
+    def __call__(self, batch):
+        if not isinstance(batch, tuple):
+            return validate_batch(batch, self.token_id_limits)
+        inputs, *rest = batch
+        if self.num_classes is not None and rest and hasattr(rest[0], "dtype"):
+            rest[0] = check_labels(rest[0], self.num_classes)
+        return (validate_batch(inputs, self.token_id_limits), *rest)
+
+
+class CheckedPyDataset(keras.utils.PyDataset):
+    """A `keras.utils.PyDataset` whose batches pass through `check` (a picklable callable)
+    as they are read, in the dataset's own workers."""
+
+    def __init__(self, dataset, check):
+        super().__init__(
+            workers=dataset.workers, use_multiprocessing=dataset.use_multiprocessing,
+            max_queue_size=dataset.max_queue_size,
+        )
+        self.dataset = dataset
+        self.check = check
+
+    @property
+    def num_batches(self):
+        return self.dataset.num_batches
+
+    def __getitem__(self, index):
+        return self.check(self.dataset[index])
+
+    def on_epoch_begin(self):
+        self.dataset.on_epoch_begin()
+
+    def on_epoch_end(self):
+        self.dataset.on_epoch_end()
+
+
+def _checked_generator(generator, check):
+    for batch in generator:
+        yield check(batch)
+
+
+def checked_feed(x, y, check):
+    """The data `x` (with labels `y` when given separately), behind `check` (a `BatchCheck`)
+    on every batch before it reaches a step, whatever the kind of feed: arrays and tensors at
+    once, a `tf.data.Dataset` in a `map`, a Python generator or a `PyDataset` as each batch is
+    drawn. Returns the feed to pass on (the same kind as `x`)."""
+    import tensorflow as tf
+
+    if isinstance(x, tf.data.Dataset):
+        spec_is_tuple = isinstance(x.element_spec, tuple)
+        # Plain graph code: nothing for autograph to convert.
+        return x.map(tf.autograph.experimental.do_not_convert(
+            (lambda *batch: check(batch)) if spec_is_tuple else check
+        ))
+    if isinstance(x, keras.utils.PyDataset):
+        return CheckedPyDataset(x, check)
+    if inspect.isgenerator(x):
+        return _checked_generator(x, check)
+    if isinstance(x, dict) or hasattr(x, "dtype"):
+        check((x, y) if y is not None else x)
+    return x
