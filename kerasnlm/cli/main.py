@@ -150,7 +150,8 @@ def _parser():
     from kerasnlm import __version__
 
     debug = argparse.ArgumentParser(add_help=False)
-    debug.add_argument("--debug", action="store_true",
+    # SUPPRESS: a subcommand's own default would otherwise undo `kerasnlm --debug COMMAND`.
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="on an error, show the traceback")
     parser = _Parser(prog="kerasnlm", description=__doc__, parents=[debug])
     parser.add_argument("--version", action="version", version=f"kerasnlm {__version__}")
@@ -287,7 +288,7 @@ def main(argv=None):
         print(f"kerasnlm {args.command}: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - the command line reports, --debug re-raises
-        if args.debug:
+        if getattr(args, "debug", False):
             raise
         user_error = isinstance(error, USER_ERRORS)
         kind = "" if user_error else f"{type(error).__name__}: "

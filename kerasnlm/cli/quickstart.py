@@ -36,6 +36,7 @@ from kerasnlm.training import PretrainConfig
 from kerasnlm.training import compile_with_recipe
 from kerasnlm.training import pretrain
 from kerasnlm.training import unigram_perplexity
+from kerasnlm.training.config import check_output_dir
 from kerasnlm.training.config import fit_verbosity
 from kerasnlm.utils.arguments import positive_integer
 
@@ -60,8 +61,7 @@ MARKER = "quickstart.json"
 def _claim(output_dir):
     """Makes `output_dir` this run's: a new or empty folder, or a previous quickstart's (whose
     artifacts are replaced); any other folder is refused rather than written into."""
-    if os.path.isfile(output_dir):
-        raise FileExistsError(f"`--output-dir` {output_dir} is a file.")
+    check_output_dir(output_dir, "--output-dir")
     if os.path.isdir(output_dir) and os.listdir(output_dir):
         if not os.path.exists(os.path.join(output_dir, MARKER)):
             raise FileExistsError(

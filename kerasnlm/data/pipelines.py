@@ -17,6 +17,7 @@ Where the objectives differ:
 - `seq2seq_dataset`: source ids; decoder input `[CLS] t` and target `t [SEP]`.
 """
 
+import itertools
 import math
 
 import numpy as np
@@ -88,13 +89,55 @@ def _full_batches(dataset, batch_size):
     )
 
 
-def _check_stream_length(texts, tokenizer, window, batch_size):
-    pieces = int(tf.reduce_sum(tokenizer(texts).row_lengths())) + len(texts)
-    if pieces // window < batch_size:
-        raise ValueError(
-            f"`texts_or_files` holds {pieces} pieces (with separators), fewer than one batch "
-            f"of {batch_size} windows of {window}."
-        )
+def check_one_batch(texts_or_files, tokenizer, batch_size, window=None, block_lines=1024):
+    """Refuses text that gives less than one batch: every pipeline drops the last incomplete
+    batch, so a fit on it would train on nothing and report success.
+
+    With `window`, the documents are one stream of pieces, each followed by `[SEP]`, cut into
+    windows of `window` pieces; without it, each non-blank document is one sequence. Files
+    are read only as far as one batch needs, in blocks of `block_lines` lines. A
+    `tf.data.Dataset` is not counted (it may be endless).
+    """
+    kind, source = readers.resolve_texts(texts_or_files)
+    if kind == "dataset":
+        return
+    needed = batch_size * (window or 1)
+    if kind == "texts":
+        blocks = [source]
+    else:
+        blocks = itertools.chain.from_iterable(_blocks(path, block_lines) for path in source)
+    found = 0
+    for block in blocks:
+        block = [text for text in block if text.strip()]
+        if block and window:
+            found += int(tf.reduce_sum(tokenizer(block).row_lengths())) + len(block)
+        else:
+            found += len(block)
+        if found >= needed:
+            return
+    if kind == "files":
+        shown = ", ".join(f"'{path}'" for path in source[:3]) + (", ..." if len(source) > 3 else "")
+        where = f"{shown} ({len(source)} files)" if len(source) > 1 else shown
+    else:
+        where = "`texts_or_files`"
+    if window:
+        sequences = found // window
+        gives = (f"{found} pieces (with separators), {sequences} "
+                 f"sequence{'s' * (sequences != 1)} of {window}")
+    else:
+        gives = f"{found} non-blank texts, one sequence each"
+    raise ValueError(
+        f"{where} gives {gives}: fewer than one batch (`batch_size` {batch_size}), and an "
+        "incomplete batch is dropped, so there would be no batch at all. Add text, or lower "
+        "`batch_size` or `sequence_length`."
+    )
+
+
+def _blocks(path, block_lines):
+    """The lines of a file, `block_lines` at a time."""
+    numbered = readers.lines(path)
+    while block := [line for _, line in itertools.islice(numbered, block_lines)]:
+        yield block
 
 
 def _document_stream(lines, tokenizer, window, shuffle, seed):
@@ -182,14 +225,9 @@ def masked_lm_dataset(
             f"`max_predictions` must be an int in [1, sequence_length={sequence_length}]; "
             f"received {max_predictions!r}."
         )
-    kind, source = readers.resolve_texts(texts_or_files)
-    if kind == "texts" and pack_documents:
-        _check_stream_length(source, tokenizer, sequence_length - 1, batch_size)
-    elif kind == "texts" and sum(1 for text in source if text.strip()) < batch_size:
-        raise ValueError(
-            f"`texts_or_files` holds fewer texts than one batch ({batch_size}); the last "
-            "incomplete batch is dropped, so there would be no batch at all."
-        )
+    check_one_batch(
+        texts_or_files, tokenizer, batch_size, sequence_length - 1 if pack_documents else None
+    )
     lines = readers.text_dataset(texts_or_files, shuffle=shuffle, seed=seed)
     shape = [None, sequence_length]
 
@@ -297,9 +335,7 @@ def causal_lm_dataset(
     ```
     """
     _check_common(tokenizer, sequence_length, batch_size)
-    kind, source = readers.resolve_texts(texts_or_files)
-    if kind == "texts":
-        _check_stream_length(source, tokenizer, sequence_length + 1, batch_size)
+    check_one_batch(texts_or_files, tokenizer, batch_size, sequence_length + 1)
     lines = readers.text_dataset(texts_or_files, shuffle=shuffle, seed=seed)
     windows = _document_stream(lines, tokenizer, sequence_length + 1, shuffle, seed)
 

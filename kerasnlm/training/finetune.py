@@ -26,6 +26,7 @@ import keras
 
 from kerasnlm import distribute
 from kerasnlm.models import TransformerBackbone
+from kerasnlm.models.files import load_keras_file
 from kerasnlm.tokenizers import WordPieceTokenizer
 from kerasnlm.training import recipes
 from kerasnlm.training.config import BackboneSettings
@@ -110,6 +111,8 @@ class FinetuneConfig(FileConfig, BackboneSettings, RunSettings):
                 f"tokenizer ({self.backbone}) is used, with its casing and settings."
             )
         positive_integer("epochs", self.epochs)
+        if self.max_train_examples is not None:
+            positive_integer("max_train_examples", self.max_train_examples)
         self.reading()  # checks `batch_size` and `sequence_length`
         if self.warmup_ratio is not None:
             rate("warmup_ratio", self.warmup_ratio)
@@ -155,7 +158,7 @@ def _backbone(config, tokenizer, precision):
     if os.path.isdir(config.backbone):
         backbone = TransformerBackbone.from_pretrained(config.backbone, dtype=precision)
     else:
-        backbone = keras.models.load_model(config.backbone)
+        backbone = load_keras_file(config.backbone)
     if not isinstance(backbone, TransformerBackbone):
         raise TypeError(f"{config.backbone} holds a {type(backbone).__name__}, not a backbone.")
     if backbone.dtype_policy.name != precision:  # the same weights, computed at this precision
@@ -360,7 +363,7 @@ def finetune(config):
     best_path = _fit(config, task, model, train, evaluation["dev"], encoders, reading)
 
     with strategy.scope():
-        best = keras.models.load_model(best_path)
+        best = load_keras_file(best_path)
     results = {
         split: task.evaluate(best, *examples, encoders, reading)
         for split, examples in evaluation.items()

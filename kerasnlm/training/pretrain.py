@@ -15,6 +15,7 @@ seed, so the rerun skips the batches already trained on and continues with the v
 uninterrupted run would have seen.
 """
 
+import codecs
 import dataclasses
 import functools
 import glob
@@ -89,10 +90,21 @@ class PretrainConfig(FileConfig, BackboneSettings, RunSettings):
             )
 
     def corpus_files(self):
-        files = sorted({f for pattern in self.corpus for f in glob.glob(pattern)})
-        if not files:
-            raise FileNotFoundError(f"No file matches `corpus` {self.corpus}.")
-        return files
+        """The corpus files, sorted; every entry must name at least one file (a typo in one of
+        several would otherwise quietly train on less) and never a folder."""
+        files = set()
+        for pattern in self.corpus:
+            matches = glob.glob(pattern)
+            if not matches:
+                raise FileNotFoundError(f"No file matches `corpus` entry {pattern!r}.")
+            folders = [path for path in matches if os.path.isdir(path)]
+            if folders:
+                raise IsADirectoryError(
+                    f"`corpus` entry {pattern!r} names the folder {folders[0]}; give its files, "
+                    f"e.g. {os.path.join(folders[0], '*.txt')}."
+                )
+            files.update(matches)
+        return sorted(files)
 
     def model_settings(self):
         """The settings a checkpoint depends on: changing any of them breaks a resume."""
@@ -104,6 +116,8 @@ class PretrainConfig(FileConfig, BackboneSettings, RunSettings):
 
 
 def _tokenizer(config, files):
+    """The run's tokenizer: the configured vocabulary, the one a resumed run started with, or
+    one trained on the corpus (saved by the caller once the corpus has passed its checks)."""
     saved = os.path.join(config.output_dir, "vocab.txt")
     if config.vocabulary is not None:
         tokenizer = WordPieceTokenizer(vocabulary=config.vocabulary, lowercase=config.lowercase)
@@ -114,7 +128,6 @@ def _tokenizer(config, files):
             files, vocabulary_size=config.vocabulary_size, lowercase=config.lowercase,
             seed=config.seed,
         )
-    tokenizer.save_vocabulary(distribute.worker_path(saved))
     return tokenizer
 
 
@@ -153,9 +166,18 @@ def pretrain(config):
     """
     strategy, precision = config.distribution()  # first: before TensorFlow runs
     files = config.corpus_files()
-    os.makedirs(distribute.worker_path(config.output_dir), exist_ok=True)
+    readable = [("corpus", path) for path in files]
+    if config.validation:
+        readable.append(("validation", config.validation))
+    for name, path in readable:  # the pipeline would find a bad line only when it reaches it
+        _check_utf8(name, path)
     keras.utils.set_random_seed(config.seed)
     tokenizer = _tokenizer(config, files)
+    # Built before anything is saved: a corpus too small for one batch is refused here, and
+    # leaves no vocab.txt that a later run would resume with.
+    train, validation = _datasets(config, tokenizer, files)
+    os.makedirs(distribute.worker_path(config.output_dir), exist_ok=True)
+    tokenizer.save_vocabulary(distribute.worker_path(os.path.join(config.output_dir, "vocab.txt")))
     with strategy.scope():
         model = build_pretraining_model(config, tokenizer, precision)
 
@@ -168,7 +190,7 @@ def pretrain(config):
     }
     done = restore_latest(model, checkpoints, metadata)
     if done < config.steps:
-        _train(config, model, tokenizer, files, done, checkpoints, metadata)
+        _train(config, model, train, validation, done, checkpoints, metadata)
     # Also when a run was killed after its last checkpoint but before these were written.
     model.backbone.pretrained = True  # also when resumed after the last step: fine-tuning recipe
     model.backbone.save(distribute.worker_path(os.path.join(config.output_dir, "backbone.keras")))
@@ -177,21 +199,54 @@ def pretrain(config):
     return model
 
 
-def _train(config, model, tokenizer, files, done, checkpoints, metadata):
+def _check_utf8(name, path, chunk_bytes=1 << 24):
+    """Refuses a text file (of the setting `name`) with a line that is not UTF-8, naming the
+    file and the line, before the run builds anything. Decoding in large chunks keeps this at
+    disk speed; only a file that fails is read again line by line, to find the line."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"`{name}` {path} is a folder; give a text file.")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"`{name}`: no file at {path}.")
+    if not os.path.isfile(path):  # read to its end, a FIFO or a device never ends or fails
+        raise ValueError(f"`{name}` {path} is not a regular file (a FIFO or a device?).")
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(chunk_bytes):
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        for _ in data.readers.lines(path):  # raises, naming the line
+            pass
+        raise ValueError(f"{path} is not valid UTF-8. Re-encode it as UTF-8.") from None
 
+
+def _datasets(config, tokenizer, files):
+    """The training batches (repeated) and the validation batches (or None); an error in
+    either names the setting it comes from."""
     pipeline = PIPELINES[config.objective]
     if config.objective == "masked_lm":
         pipeline = functools.partial(pipeline, pack_documents=config.pack_documents)
-    train = pipeline(
-        files, tokenizer, sequence_length=config.sequence_length,
-        batch_size=config.batch_size, seed=config.seed,
-    ).repeat()
+
+    def batches(name, source, **kwargs):
+        try:
+            return pipeline(
+                source, tokenizer, sequence_length=config.sequence_length,
+                batch_size=config.batch_size, seed=config.seed, **kwargs,
+            )
+        except ValueError as error:
+            raise type(error)(f"`{name}`: {error}") from None
+
+    train = batches("corpus", files).repeat()
     validation = None
     if config.validation:
-        validation = pipeline(
-            config.validation, tokenizer, sequence_length=config.sequence_length,
-            batch_size=config.batch_size, shuffle=False, seed=config.seed,
-        ).take(config.validation_steps).cache()  # one fixed set of masks for every evaluation
+        # One fixed set of masks for every evaluation.
+        validation = batches("validation", config.validation, shuffle=False)
+        validation = validation.take(config.validation_steps).cache()
+    return train, validation
+
+
+def _train(config, model, train, validation, done, checkpoints, metadata):
     model.fit(
         train.skip(done),  # the batches the interrupted run already trained on
         steps_per_epoch=config.checkpoint_every,

@@ -67,11 +67,13 @@ def test_mistakes_are_one_line_and_exit_2(tmp_path, capsys):
     config.write_text(yaml.safe_dump({"corpus": ["x.txt"], "output_dir": "out"}))
     assert main(["pretrain", "--config", str(config), "--set", "steps=many"]) == 2
     assert one_line_error(capsys) == (
-        "kerasnlm pretrain: error: `steps` must be a positive integer; received 'many'."
+        f"kerasnlm pretrain: error: `steps` in the overrides of {config} must be an integer; "
+        "received 'many' (str)."
     )
     assert main(["pretrain", "--config", str(config), "--set", "learning_rate=fast"]) == 2
     assert one_line_error(capsys) == (
-        "kerasnlm pretrain: error: `learning_rate` must be a number; received 'fast'."
+        f"kerasnlm pretrain: error: `learning_rate` in the overrides of {config} must be a "
+        "number; received 'fast' (str)."
     )
     assert main(["pretrain", "--config", str(config), "--set", "steps"]) == 2
     assert "`--set` takes KEY=VALUE; received 'steps'." in one_line_error(capsys)

@@ -156,7 +156,8 @@ def test_masked_lm_caps_predictions_and_validates_arguments(tokenizer):
         knlm.data.masked_lm_dataset(lines, lambda x: x)
     with pytest.raises(ValueError, match="every text is empty"):
         knlm.data.masked_lm_dataset(["", "  "], tokenizer)
-    with pytest.raises(ValueError, match=r"fewer texts than one batch \(32\)"):
+    short = r"`texts_or_files` gives 31 non-blank texts, .*fewer than one batch \(`batch_size` 32\)"
+    with pytest.raises(ValueError, match=short):
         knlm.data.masked_lm_dataset(lines[:31] + [" "], tokenizer)
 
 
@@ -196,7 +197,8 @@ def test_masked_lm_packed_documents_fill_every_position(tokenizer):
         for p in chosen:
             if p + 1 < length and continues[row, p + 1]:
                 assert p + 1 in chosen  # the rest of the word goes with its first piece
-    with pytest.raises(ValueError, match="fewer than one batch of 8 windows of 63"):
+    short = r"sequences? of 63: fewer than one batch \(`batch_size` 8\)"
+    with pytest.raises(ValueError, match=short):
         knlm.data.masked_lm_dataset(lines[:10], tokenizer, length, batch, pack_documents=True)
 
 
@@ -232,7 +234,8 @@ def test_causal_lm_windows_are_the_document_stream_shifted_by_one(tokenizer, tmp
         ],
         first,
     )
-    with pytest.raises(ValueError, match="fewer than one batch of 8 windows of 33"):
+    short = r"sequences? of 33: fewer than one batch \(`batch_size` 8\)"
+    with pytest.raises(ValueError, match=short):
         knlm.data.causal_lm_dataset(lines[:10], tokenizer, length, batch)
 
 
