@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from kerasnlm.distribute.keras_fixes import StrategyFixes
 from kerasnlm.utils.checks import BatchCheck
+from kerasnlm.utils.checks import batch_errors_named
 from kerasnlm.utils.checks import checked_feed
 from kerasnlm.utils.checks import validate_batch
 
@@ -79,19 +80,27 @@ class Model(StrategyFixes, keras.Model):
             validation_data = (self._checked(*validation_data[:2]), *validation_data[1:])
         elif validation_data is not None:
             validation_data = self._checked(validation_data)
-        return super().fit(self._checked(x, y), y, *args, validation_data=validation_data, **kwargs)
+        with batch_errors_named():
+            return super().fit(
+                self._checked(x, y), y, *args, validation_data=validation_data, **kwargs
+            )
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
-        return super().evaluate(self._checked(x, y), y, *args, **kwargs)
+        with batch_errors_named():
+            return super().evaluate(self._checked(x, y), y, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
-        return super().predict(self._checked(x), *args, **kwargs)
+        with batch_errors_named():
+            return super().predict(self._checked(x), *args, **kwargs)
 
     def train_on_batch(self, x, y=None, *args, **kwargs):
-        return super().train_on_batch(self._checked(x, y), y, *args, **kwargs)
+        with batch_errors_named():
+            return super().train_on_batch(self._checked(x, y), y, *args, **kwargs)
 
     def test_on_batch(self, x, y=None, *args, **kwargs):
-        return super().test_on_batch(self._checked(x, y), y, *args, **kwargs)
+        with batch_errors_named():
+            return super().test_on_batch(self._checked(x, y), y, *args, **kwargs)
 
     def predict_on_batch(self, x):
-        return super().predict_on_batch(self._checked(x))
+        with batch_errors_named():
+            return super().predict_on_batch(self._checked(x))

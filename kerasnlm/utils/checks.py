@@ -18,7 +18,10 @@ would train on garbage without a word. So ids are checked:
   naming this cause, instead of training on clamped rows.
 """
 
+import contextlib
+import functools
 import inspect
+import re
 
 import keras
 import numpy as np
@@ -255,3 +258,35 @@ def checked_feed(x, y, check):
     if isinstance(x, dict) or hasattr(x, "dtype"):
         check((x, y) if y is not None else x)
     return x
+
+
+@functools.cache
+def _invalid_batch_error_type():
+    import tensorflow as tf
+
+    class InvalidBatchError(tf.errors.InvalidArgumentError, ValueError):
+        """A batch of a `tf.data` feed failed an input check: the check's one sentence, where
+        TensorFlow's "Graph execution error" buries it under the op's stack. Still an
+        `InvalidArgumentError` (what TensorFlow raised), and a `ValueError` (what it is)."""
+
+    return InvalidBatchError
+
+
+# The sentence of one of this module's assertions inside TensorFlow's message.
+_ASSERTION = re.compile(r"assertion failed: \[(`\w+` [^\]]*)\]")
+
+
+@contextlib.contextmanager
+def batch_errors_named():
+    """Re-raises the failure of a batch check inside `fit`/`evaluate`/`predict` (a tf.data
+    feed raises it from the step's graph) as one line naming the input and its bound."""
+    import tensorflow as tf
+
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as error:
+        found = _ASSERTION.search(error.message or "")
+        if found is None or isinstance(error, ValueError):
+            raise
+        message = f"A batch of the data: {found.group(1)}"
+        raise _invalid_batch_error_type()(None, None, message) from error
