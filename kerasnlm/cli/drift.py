@@ -17,7 +17,10 @@ def drift(args):
     """The markdown table (and the plot with `--plot`) for the parsed arguments."""
     from kerasnlm.models.files import load_keras_file
 
-    before = load_keras_file(args.before)
+    try:
+        before = load_keras_file(args.before)
+    except (OSError, ValueError) as error:  # which of the two models is wrong
+        raise type(error)(f"`--before`: {error}") from None
     after = Predictor.load_keras_model(args.after)
     tokenizer = getattr(after, "tokenizer", None) or getattr(before, "tokenizer", None)
     if args.vocabulary:

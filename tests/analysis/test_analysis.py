@@ -135,4 +135,4 @@ def test_drift_from_the_command_line(tokenizer, tmp_path, capsys):
     assert os.path.getsize(tmp_path / "drift.png") > 5000
     missing = str(tmp_path / "nothing.keras")
     assert main(["drift", "--before", missing, "--after", str(tmp_path)]) == 2
-    assert "no model file" in capsys.readouterr().err
+    assert "`--before`: No model file at" in capsys.readouterr().err
