@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
+from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
 
 from kerasnlm.data import readers
 from kerasnlm.tokenizers import bert_characters
@@ -82,6 +83,72 @@ def _load_vocabulary(vocabulary, lowercase=False):
 def _is_special(token):
     """Whether a token is a bracketed special token (`[UNK]`, `[unused0]`...)."""
     return len(token) > 2 and token.startswith("[") and token.endswith("]")
+
+
+# Characters every trained vocabulary spells, seen in its corpus or not: printable ASCII (so
+# HTML, code and e-mail addresses never become `[UNK]`), Latin-1 and the typographic
+# punctuation of edited English text (curly quotes, dashes, the ellipsis).
+ALWAYS_SPELLED = (
+    "".join(chr(code) for code in range(0x21, 0x7F))
+    + "".join(chr(code) for code in range(0xA1, 0x100) if code != 0xAD)  # 0xAD is deleted
+    + "\u2013\u2014\u2018\u2019\u201a\u201c\u201d\u201e"  # dashes, quotes
+    + "\u2022\u2026\u2032\u2033\u2039\u203a\u20ac\u2122"  # bullet, ellipsis, primes, euro...
+)
+
+
+def _always_spelled(lowercase, strip_accents):
+    """The characters of `ALWAYS_SPELLED` left after normalization (no uppercase when
+    lowercasing, no accented letter when stripping accents)."""
+    normalized = normalize(tf.constant(ALWAYS_SPELLED), lowercase, strip_accents)
+    return sorted(set(normalized.numpy().decode("utf-8")) - {" "})
+
+
+def _learn_vocabulary(counts, size):
+    """tensorflow-text's WordPiece learner, made to reach `size` tokens where it can.
+
+    The learner keeps the pieces seen at least a threshold number of times, and its own search
+    for the threshold stops short of the size (2,796 of 4,000 tokens on 20,000 lines). Here the
+    search finds a threshold whose vocabulary reaches `size` (the highest, or one at most 2%
+    over), and the rarest learned pieces beyond it go (never a character, so every word stays
+    spellable). Below `size` only when even a threshold of one, every piece seen, does not.
+    """
+    params = learner.Params(
+        upper_thresh=None, lower_thresh=1, num_iterations=4, max_input_tokens=int(5e6),
+        max_token_length=50, max_unique_chars=1000, vocab_size=size, slack_ratio=0.0,
+        include_joiner_token=True, joiner="##", reserved_tokens=list(SPECIAL_TOKENS),
+    )
+    words = learner.get_input_words(counts.items(), params.reserved_tokens, 50)
+    allowed = learner.get_allowed_chars(words, params.max_unique_chars)
+    words = learner.filter_input_words(words, allowed, params.max_input_tokens)
+    low, high = 1, max(count for _, count in words)
+    best = None  # The vocabulary of the highest threshold found so far to reach `size`.
+    while low <= high:
+        threshold = (low + high) // 2
+        vocabulary = learner.learn_with_thresh(words, threshold, params)
+        if size <= len(vocabulary) <= 1.02 * size:
+            best = vocabulary  # Close enough: the rarest 2% at most are cut below.
+            break
+        if len(vocabulary) > size:
+            best, low = vocabulary, threshold + 1
+        else:
+            fallback, high = vocabulary, threshold - 1
+    if best is None:
+        return fallback  # From threshold 1: the corpus has no more pieces.
+    alphabet = [token for token in best if _is_alphabet(token)]
+    if len(alphabet) > size:
+        raise ValueError(
+            f"`vocabulary_size={size}` is too small for this corpus: the special tokens and "
+            f"its characters, each with its `##` form, take {len(alphabet)}."
+        )
+    pieces = [token for token in best if not _is_alphabet(token)]
+    return alphabet + pieces[: size - len(alphabet)]
+
+
+def _is_alphabet(token):
+    """A special token, a character or a `##` character: what every vocabulary needs."""
+    return token in SPECIAL_TOKENS or len(token) == 1 or (
+        token.startswith("##") and len(token) == 3
+    )
 
 
 def _string_tensor(inputs):
@@ -438,15 +505,19 @@ class WordPieceTokenizer(keras.layers.Layer):
     ):
         """Learns a WordPiece vocabulary from text and returns a tokenizer that uses it.
 
-        Uses keras-hub's `compute_word_piece_vocabulary` (tensorflow-text's learner). The
-        vocabulary starts with `[PAD]`, `[UNK]`, `[CLS]`, `[SEP]`, `[MASK]` (ids 0-4), then
-        every character seen (alone and as a `##` continuation), then learned pieces; it holds
-        at most `vocabulary_size` tokens (the learner may stop a little short).
+        Uses tensorflow-text's WordPiece learner (the one keras-hub's
+        `compute_word_piece_vocabulary` wraps), on words normalized and split as this
+        tokenizer splits them. The vocabulary starts with `[PAD]`, `[UNK]`, `[CLS]`, `[SEP]`,
+        `[MASK]` (ids 0-4), then every character of the corpus and of `ALWAYS_SPELLED`
+        (printable ASCII, Latin-1, typographic punctuation), alone and as a `##`
+        continuation, so unseen text such as HTML tags never becomes `[UNK]`; then the
+        learned pieces, most frequent first. It holds exactly `vocabulary_size` tokens, unless
+        the corpus has fewer pieces to learn (every piece seen is then in it).
 
         Args:
             texts_or_files: a file path or glob, a list of paths (one document a line), a list
                 of texts, or a `tf.data.Dataset` of scalar strings.
-            vocabulary_size: int, the largest vocabulary to learn.
+            vocabulary_size: int, the vocabulary size to learn.
             lowercase, strip_accents: as for the constructor; the vocabulary is learned on text
                 normalized the same way.
             max_lines: a corpus with more lines (lists and files; a dataset is used as given) is
@@ -463,8 +534,6 @@ class WordPieceTokenizer(keras.layers.Layer):
         tokenizer.save_vocabulary("vocab.txt")
         ```
         """
-        from keras_hub.tokenizers import compute_word_piece_vocabulary
-
         if not isinstance(vocabulary_size, int) or vocabulary_size <= len(SPECIAL_TOKENS):
             raise ValueError(
                 f"`vocabulary_size` must be an int > {len(SPECIAL_TOKENS)}; received "
@@ -472,21 +541,17 @@ class WordPieceTokenizer(keras.layers.Layer):
             )
         strip = lowercase if strip_accents is None else strip_accents
         lines = readers.text_dataset(texts_or_files, max_lines=max_lines, seed=seed)
-        # The learner sees our words, normalized and split as the tokenizer will see them.
         words = lines.batch(1024).map(
-            lambda batch: tf.strings.reduce_join(
-                split_words(batch, lowercase, strip), axis=-1, separator=" "
-            ),
+            lambda batch: split_words(batch, lowercase, strip).flat_values,
             num_parallel_calls=tf.data.AUTOTUNE,
         )
         try:
-            vocabulary = compute_word_piece_vocabulary(
-                words,
-                vocabulary_size,
-                lowercase=False,
-                strip_accents=False,
-                reserved_tokens=list(SPECIAL_TOKENS),
-            )
-        except StopIteration:  # The learner's word count found no word at all.
+            counts = learner.count_words(words)
+        except StopIteration:  # It found no word at all.
             raise ValueError("`texts_or_files` holds no text to learn a vocabulary from.") from None
+        # A character the corpus lacks joins as a word seen once: the learner gives every
+        # character of its input a piece and a `##` piece, and a count of one adds no other.
+        for character in _always_spelled(lowercase, strip):
+            counts.setdefault(character, 1)
+        vocabulary = _learn_vocabulary(counts, vocabulary_size)
         return cls(vocabulary, lowercase=lowercase, strip_accents=strip_accents, **kwargs)
