@@ -10,6 +10,8 @@ and inside a `tf.function`.
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from kerasnlm.tokenizers import bert_characters
+
 # Every character Python's `str.isspace` (and so `str.split()` and the regex `\s`) calls
 # whitespace, as a regex class body: raw-text NER splits words at these, in the graph and in
 # Python alike (tests/data/test_packing.py checks the list against `str.isspace`).
@@ -103,10 +105,18 @@ def pack_words(tokenizer, words, sequence_length, pad_to_multiple_of=None):
 
 
 def split_words_with_offsets(texts):
-    """`(batch,)` strings -> their words (runs of non-whitespace, as Python's `\\S+`), ragged
-    `(batch, words)`, with each word's start and end as character offsets into its text
-    (what `text[start:end]` indexes), ragged int64 `(batch, words)`."""
-    words, begin, end = tf_text.regex_split_with_offsets(texts, f"[{WHITESPACE}]+")
+    """`(batch,)` strings -> their words, ragged `(batch, words)`, with each word's start and
+    end as character offsets into its text (what `text[start:end]` indexes), ragged int64
+    `(batch, words)`.
+
+    Words are split as BERT's basic tokenizer (and so `WordPieceTokenizer`) splits them: at
+    whitespace, and every punctuation character and CJK ideograph is a word of its own, so
+    "Paris." is "Paris" and "." and an entity's span never carries the period.
+    """
+    separate = f"[{bert_characters.PUNCTUATION}{bert_characters.CJK}]"
+    words, begin, end = tf_text.regex_split_with_offsets(
+        texts, f"[{WHITESPACE}]+|{separate}", keep_delim_regex_pattern=separate
+    )
     # The offsets are bytes; Python indexes characters: count those before each boundary.
     row_texts = tf.repeat(texts, words.row_lengths())
 

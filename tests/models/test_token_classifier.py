@@ -45,6 +45,9 @@ def test_predict_returns_entity_spans_with_character_offsets(trained):
         {"text": "London", "type": "location", "start": 21, "end": 27},
     ]
     assert tagger.predict([""]) == [[]]
+    # Punctuation is split off as the tokenizer splits it: the span is the name alone.
+    [entities] = tagger.predict(["Alice lives in Paris."])
+    assert {"text": "Paris", "type": "location", "start": 15, "end": 20} in entities
 
 
 def test_entity_f1_from_seqeval_and_callback(trained):
