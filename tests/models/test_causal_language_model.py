@@ -6,6 +6,7 @@ import pytest
 import kerasnlm as knlm
 
 PROMPTS = ["the movie was", "a dull and boring", "tom"]  # different lengths on purpose
+# One length for every generation: each new (batch, length) shape costs an XLA compilation.
 
 
 @pytest.fixture(scope="module")
@@ -87,11 +88,11 @@ def test_generation_never_emits_padding_or_special_tokens(trained, tokenizer):
 
 def test_samplers_and_ids(trained, tokenizer):
     ids = tokenizer(PROMPTS).to_tensor().numpy()
-    greedy_ids = trained.generate(ids, max_length=16, sampler="greedy")
-    assert greedy_ids.shape == (3, 16)
+    greedy_ids = trained.generate(ids, max_length=20, sampler="greedy")
+    assert greedy_ids.shape == (3, 20)
     np.testing.assert_array_equal(greedy_ids[:, : ids.shape[1]][ids != 0], ids[ids != 0])
     for sampler in ["top_k", "top_p", keras_hub.samplers.TopKSampler(k=5, seed=1)]:
-        texts = trained.generate(PROMPTS, max_length=16, sampler=sampler)
+        texts = trained.generate(PROMPTS, max_length=20, sampler=sampler)
         assert len(texts) == 3 and all(t.startswith(p) for t, p in zip(texts, PROMPTS))
 
 
@@ -128,6 +129,6 @@ def test_keras_round_trip_keeps_tokenizer_tie_and_generation(trained, tmp_path):
     reloaded = keras.models.load_model(tmp_path / "clm.keras")
     assert reloaded.head.token_embedding.embeddings is reloaded.backbone.token_embedding.embeddings
     assert reloaded.tokenizer.get_vocabulary() == trained.tokenizer.get_vocabulary()
-    assert reloaded.generate(PROMPTS, max_length=16, sampler="greedy") == trained.generate(
-        PROMPTS, max_length=16, sampler="greedy"
+    assert reloaded.generate(PROMPTS, max_length=20, sampler="greedy") == trained.generate(
+        PROMPTS, max_length=20, sampler="greedy"
     )

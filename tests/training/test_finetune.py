@@ -35,7 +35,7 @@ def test_classification_from_a_pretrained_backbone_keeps_the_best_dev_epoch(pret
     config = knlm.training.FinetuneConfig(
         task="classification", train=samples.sst2("train"), dev=samples.sst2("dev"),
         output_dir=str(tmp_path), backbone=path, sequence_length=48, epochs=3,
-        learning_rate=1e-3, max_train_examples=640, verbose=0,
+        learning_rate=1e-3, max_train_examples=320, verbose=0,
     )
     model, results = knlm.training.finetune(config)
     assert isinstance(model, knlm.models.SequenceClassifier)
@@ -120,6 +120,7 @@ def test_token_classification_from_the_command_line(tokenizer, tmp_path, capsys)
         "task": "token_classification", "train": samples.wnut17("train"),
         "dev": samples.wnut17("dev"), "output_dir": str(tmp_path / "ner"),
         "vocabulary": samples.vocabulary(), "sequence_length": 64, "epochs": 2,
+        "max_train_examples": 256,
         "learning_rate": 2e-3, "verbose": 0, **TINY,
     }
     path = tmp_path / "ner.yaml"
@@ -191,7 +192,7 @@ def test_seq2seq_reports_bleu_on_dev(tmp_path):
     config = knlm.training.FinetuneConfig(
         task="seq2seq", train=samples.spa_eng(), dev=str(dev), output_dir=str(tmp_path / "mt"),
         vocabulary_size=800, target_vocabulary_size=800, sequence_length=24, epochs=1,
-        learning_rate=1e-3, max_train_examples=512, bleu_examples=20, verbose=0,
+        learning_rate=1e-3, max_train_examples=128, bleu_examples=20, verbose=0,
         num_layers=1, num_heads=2, hidden_dim=32, intermediate_dim=64,
     )
     model, results = knlm.training.finetune(config)

@@ -49,7 +49,7 @@ def final_state(output_dir):
 
 def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     config = write_config(
-        tmp_path / "config.yaml", objective="masked_lm", steps=120, checkpoint_every=20
+        tmp_path / "config.yaml", objective="masked_lm", steps=60, checkpoint_every=20
     )
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     subprocess.run(cli("pretrain", "--config", str(config), "--set", f"output_dir={whole}"),
@@ -60,12 +60,12 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 600
-    while latest_step(killed) < 40 and run.poll() is None and time.time() < deadline:
+    while latest_step(killed) < 20 and run.poll() is None and time.time() < deadline:
         time.sleep(0.02)
     run.send_signal(signal.SIGKILL)
     run.wait(timeout=60)
     interrupted_at = latest_step(killed)
-    assert 40 <= interrupted_at < 120, f"the run was not killed mid-way ({interrupted_at})"
+    assert 20 <= interrupted_at < 60, f"the run was not killed mid-way ({interrupted_at})"
     assert not (killed / "backbone.keras").exists()
 
     resumed = subprocess.run(
@@ -75,7 +75,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     step_whole, state_whole = final_state(whole)
     step_killed, state_killed = final_state(killed)
-    assert step_whole == step_killed == 120
+    assert step_whole == step_killed == 60
     assert len(state_whole) == len(state_killed)
     for a, b in zip(state_whole, state_killed):
         np.testing.assert_array_equal(a, b)
