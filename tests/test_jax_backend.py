@@ -85,7 +85,8 @@ JAX_SCRIPT = textwrap.dedent(
     decoder = knlm.layers.TransformerDecoder(num_heads=4, intermediate_dim=32)
     y = decoder(x, x[:, :5], encoder_padding_mask=inputs["padding_mask"][:, :5])
     assert y.shape == (2, 8, 16)
-    s2s = knlm.models.Seq2SeqTransformer(backbone, target_sequence_length=8)
+    # One decoder block: what is checked is the same for one as for two, at half the compiling.
+    s2s = knlm.models.Seq2SeqTransformer(backbone, target_sequence_length=8, num_decoder_layers=1)
     s2s.compile()
     batch = {
         "encoder_token_ids": inputs["token_ids"],
@@ -112,11 +113,13 @@ JAX_SCRIPT = textwrap.dedent(
     import json
     meta = json.load(open(sys.argv[5], encoding="utf-8"))
     reference = np.load(sys.argv[6])
-    bert = knlm.models.TransformerBackbone.from_pretrained(sys.argv[4])
+    # The encoder's backbone is TransformerBackbone.from_pretrained's: one load checks both.
+    encoder = knlm.models.SentenceEncoder.from_pretrained(sys.argv[4])
+    bert = encoder.backbone
+    assert isinstance(bert, knlm.models.TransformerBackbone)
     ids = np.array([meta["token_ids"][1]], "int32")
     hidden = bert({"token_ids": ids, "padding_mask": np.ones_like(ids)})["sequence_output"]
     np.testing.assert_allclose(np.asarray(hidden)[0], reference["hidden_1"], atol=1e-4)
-    encoder = knlm.models.SentenceEncoder.from_pretrained(sys.argv[4])
     np.testing.assert_allclose(encoder.predict(meta["sentences"][:6]), reference["embeddings"][:6],
                                atol=1e-5)
     print("JAX OK")
