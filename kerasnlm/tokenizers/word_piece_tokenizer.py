@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import warnings
 
@@ -108,7 +109,7 @@ def _learn_vocabulary(counts, size):
 
     The learner keeps the pieces seen at least a threshold number of times, and its own search
     for the threshold stops short of the size (2,796 of 4,000 tokens on 20,000 lines). Here the
-    search finds a threshold whose vocabulary reaches `size` (the highest, or one at most 2%
+    search finds a threshold whose vocabulary reaches `size` (the highest, or one at most 5%
     over), and the rarest learned pieces beyond it go (never a character, so every word stays
     spellable). Below `size` only when even a threshold of one, every piece seen, does not.
     """
@@ -120,20 +121,24 @@ def _learn_vocabulary(counts, size):
     words = learner.get_input_words(counts.items(), params.reserved_tokens, 50)
     allowed = learner.get_allowed_chars(words, params.max_unique_chars)
     words = learner.filter_input_words(words, allowed, params.max_input_tokens)
-    low, high = 1, max(count for _, count in words)
-    best = None  # The vocabulary of the highest threshold found so far to reach `size`.
-    while low <= high:
-        threshold = (low + high) // 2
+    # The size falls roughly as a power of the threshold: bisect its logarithm. `low` is a
+    # threshold whose vocabulary reaches `size` (1 is assumed to until tried), `high` one
+    # whose vocabulary does not.
+    low, high, best = 1, max(count for _, count in words) + 1, None
+    while high - low > 1:
+        threshold = min(max(round(math.sqrt(low * high)), low + 1), high - 1)
         vocabulary = learner.learn_with_thresh(words, threshold, params)
-        if size <= len(vocabulary) <= 1.02 * size:
-            best = vocabulary  # Close enough: the rarest 2% at most are cut below.
+        if size <= len(vocabulary) <= 1.05 * size:
+            best = vocabulary  # Close enough: the rarest 5% at most are cut below.
             break
         if len(vocabulary) > size:
-            best, low = vocabulary, threshold + 1
+            low, best = threshold, vocabulary
         else:
-            fallback, high = vocabulary, threshold - 1
+            high = threshold
     if best is None:
-        return fallback  # From threshold 1: the corpus has no more pieces.
+        best = learner.learn_with_thresh(words, 1, params)
+        if len(best) < size:
+            return best  # Every piece seen: the corpus has no more.
     alphabet = [token for token in best if _is_alphabet(token)]
     if len(alphabet) > size:
         raise ValueError(
