@@ -42,7 +42,7 @@ def nothing_written(tmp_path):
         (dict(objective="masked_lm", pack_documents=False), ["one two three", "", "four five"],
          r"2 non-blank texts, one sequence each"),
         # A vocabulary trained on the tiny corpus is not saved for a later run to resume with.
-        (dict(objective="causal_lm", vocabulary=None, vocabulary_size=100),
+        (dict(objective="causal_lm", vocabulary=None, vocabulary_size=400),
          ["one two three", "", "four five"], r"\d+ pieces \(with separators\), \d sequences? of"),
         # Enough lines for a batch of 4 unpacked sequences, not of 5.
         (dict(objective="masked_lm", pack_documents=False, batch_size=5), ["a line"] * 4,
