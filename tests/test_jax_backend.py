@@ -81,6 +81,17 @@ JAX_SCRIPT = textwrap.dedent(
     np.testing.assert_array_equal(cached, uncached)
     assert np.all(cached[:, 3:] != 0)
 
+    # 5b. ELECTRA: generator samples, discriminator loss and metrics under JAX's stateless step.
+    electra = knlm.models.ElectraPretrainer(backbone, seed=0)
+    electra.compile()
+    masked = {**inputs, "mask_positions": np.array([[1, 3], [2, 0]], "int32")}
+    originals = np.take_along_axis(inputs["token_ids"], masked["mask_positions"], 1)
+    history = electra.fit(masked, originals, sample_weight=np.array([[1.0, 1.0], [1.0, 0.0]]),
+                          epochs=2, verbose=0).history
+    assert set(history) == {"loss", "generator_accuracy", "discriminator_accuracy"}
+    assert np.all(np.isfinite(history["loss"]))
+    assert electra.predict(masked, verbose=0)["discriminator_logits"].shape == (2, 8)
+
     # 6. The decoder block and an encoder-decoder model: train, beam search, cache == full pass.
     decoder = knlm.layers.TransformerDecoder(num_heads=4, intermediate_dim=32)
     y = decoder(x, x[:, :5], encoder_padding_mask=inputs["padding_mask"][:, :5])

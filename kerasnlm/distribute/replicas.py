@@ -36,3 +36,20 @@ def replica_id():
     """This replica's index among all replicas (across workers), or 0 outside a strategy."""
     context = _replica_context()
     return 0 if context is None else context.replica_id_in_sync_group
+
+
+class ReplicaSeed(keras.random.SeedGenerator):
+    """Seeds drawn from `generator`, moved to a stream of this replica's own.
+
+    Holds no state of its own (so it skips `SeedGenerator.__init__`): it only offsets the first
+    seed word of each draw by the replica index. The second word is the one the generator
+    counts up per call, so offsetting it would give replica 1 the mask replica 0 draws next step.
+    """
+
+    def __init__(self, generator):  # noqa: D107 - no state to create
+        self.generator = generator
+
+    def next(self, ordered=True):
+        seed = self.generator.next(ordered=ordered)
+        offset = keras.ops.cast(replica_id(), seed.dtype) * 1_000_003
+        return seed + keras.ops.stack([offset, keras.ops.zeros_like(offset)])

@@ -1,23 +1,6 @@
 import keras
 
-from kerasnlm.distribute.replicas import replica_id
-
-
-class _ReplicaSeed(keras.random.SeedGenerator):
-    """Seeds drawn from `generator`, moved to a stream of this replica's own.
-
-    Holds no state of its own (so it skips `SeedGenerator.__init__`): it only offsets the first
-    seed word of each draw by the replica index. The second word is the one the generator
-    counts up per call, so offsetting it would give replica 1 the mask replica 0 draws next step.
-    """
-
-    def __init__(self, generator):  # noqa: D107 - no state to create
-        self.generator = generator
-
-    def next(self, ordered=True):
-        seed = self.generator.next(ordered=ordered)
-        offset = keras.ops.cast(replica_id(), seed.dtype) * 1_000_003
-        return seed + keras.ops.stack([offset, keras.ops.zeros_like(offset)])
+from kerasnlm.distribute.replicas import ReplicaSeed
 
 
 @keras.saving.register_keras_serializable(package="kerasnlm")
@@ -45,6 +28,6 @@ class Dropout(keras.layers.Dropout):
         if training and self.rate > 0:
             return keras.random.dropout(
                 inputs, self.rate, noise_shape=self.noise_shape,
-                seed=_ReplicaSeed(self.seed_generator),
+                seed=ReplicaSeed(self.seed_generator),
             )
         return inputs

@@ -2,6 +2,7 @@
 
 from kerasnlm.models.backbone import TransformerBackbone
 from kerasnlm.models.causal_language_model import CausalLanguageModel
+from kerasnlm.models.electra_pretrainer import ElectraPretrainer
 from kerasnlm.models.masked_language_model import MaskedLanguageModel
 from kerasnlm.models.model import Model
 from kerasnlm.models.sentence_encoder import SentenceEncoder

@@ -253,6 +253,37 @@ class TransformerBackbone(Model):
             raise ValueError("`return_attention_scores` is not supported with a `cache`.")
         if cache is not None and padding_mask is not None:
             raise ValueError("`padding_mask` is not supported with a key/value `cache`.")
+        x = self.embed(token_ids, segment_ids, cache_index=cache_index, training=training)
+
+        def block(i, encoder, x, layer_cache):
+            if layer_cache is not None:
+                return encoder(x, cache=layer_cache, cache_index=cache_index)
+            return encoder(
+                x, padding_mask=padding_mask, use_causal_mask=use_causal_mask,
+                training=training, return_attention_scores=return_attention_scores,
+            )
+
+        return generation.run_blocks(
+            self.encoder_layers, x, block, cache=cache, final_norm=self.final_norm,
+            collect=return_attention_scores,
+        )
+
+    def embed(self, token_ids, segment_ids=None, cache_index=0, training=None):
+        """The vectors the first block reads: token and position embeddings, plus segment
+        embeddings (with `num_segments`), normalized (with `normalize_embeddings`), after
+        dropout. Shared with whatever else reads this backbone's embeddings, such as an
+        ELECTRA generator.
+
+        Args:
+            token_ids: int `(batch, length)`.
+            segment_ids: int `(batch, length)`, or None for segment 0 everywhere (ignored
+                without `num_segments`).
+            cache_index: position of `token_ids[:, 0]`.
+            training: bool, apply dropout.
+
+        Returns:
+            `(batch, length, hidden_dim)` in the compute dtype.
+        """
         x = self.embedding(token_ids, start_index=cache_index)
         if self.segment_embedding is not None:
             if segment_ids is None:
@@ -267,20 +298,7 @@ class TransformerBackbone(Model):
             )
         if self.embedding_norm is not None:
             x = self.embedding_norm(x)
-        x = self.embedding_dropout(x, training=training)
-
-        def block(i, encoder, x, layer_cache):
-            if layer_cache is not None:
-                return encoder(x, cache=layer_cache, cache_index=cache_index)
-            return encoder(
-                x, padding_mask=padding_mask, use_causal_mask=use_causal_mask,
-                training=training, return_attention_scores=return_attention_scores,
-            )
-
-        return generation.run_blocks(
-            self.encoder_layers, x, block, cache=cache, final_norm=self.final_norm,
-            collect=return_attention_scores,
-        )
+        return self.embedding_dropout(x, training=training)
 
     def new_inputs(self):
         """Fresh `keras.Input`s for a model built on this backbone: `token_ids`,

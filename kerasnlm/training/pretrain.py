@@ -27,6 +27,7 @@ import numpy as np
 from kerasnlm import data
 from kerasnlm import distribute
 from kerasnlm.models import CausalLanguageModel
+from kerasnlm.models import ElectraPretrainer
 from kerasnlm.models import MaskedLanguageModel
 from kerasnlm.tokenizers import WordPieceTokenizer
 from kerasnlm.training.checkpoints import StepCheckpoint
@@ -38,8 +39,18 @@ from kerasnlm.training.config import fit_verbosity
 from kerasnlm.training.schedules import WarmupDecay
 from kerasnlm.utils.arguments import positive_integer
 
-OBJECTIVES = {"masked_lm": MaskedLanguageModel, "causal_lm": CausalLanguageModel}
-PIPELINES = {"masked_lm": data.masked_lm_dataset, "causal_lm": data.causal_lm_dataset}
+# Each objective: the pretraining model built on a new backbone, and the batches it reads.
+OBJECTIVES = {
+    "masked_lm": lambda backbone, tokenizer, seed: MaskedLanguageModel(backbone),
+    "causal_lm": lambda backbone, tokenizer, seed: CausalLanguageModel(
+        backbone, tokenizer=tokenizer),
+    "electra": lambda backbone, tokenizer, seed: ElectraPretrainer(backbone, seed=seed),
+}
+PIPELINES = {
+    "masked_lm": data.masked_lm_dataset,
+    "causal_lm": data.causal_lm_dataset,
+    "electra": data.masked_lm_dataset,
+}
 
 
 @dataclasses.dataclass
@@ -55,8 +66,8 @@ class PretrainConfig(FileConfig, BackboneSettings, RunSettings):
     objective: str = "masked_lm"
     validation: str = None  # a held-out text file, evaluated at every checkpoint
     vocabulary: str = None  # a vocab.txt; trained on the corpus when None
-    # masked_lm: fill sequences from the joined documents rather than one padded line each
-    # (causal_lm always does).
+    # masked_lm and electra: fill sequences from the joined documents rather than one padded
+    # line each (causal_lm always does).
     pack_documents: bool = True
     batch_size: int = 32
     steps: int = 10000
@@ -135,10 +146,7 @@ def build_pretraining_model(config, tokenizer, precision="float32"):
     """The backbone and its pretraining model, compiled with warm-up and decay (inside the
     caller's strategy scope)."""
     backbone = config.build_backbone(tokenizer.vocabulary_size, dtype=precision)
-    if config.objective == "causal_lm":
-        model = CausalLanguageModel(backbone, tokenizer=tokenizer)
-    else:
-        model = MaskedLanguageModel(backbone)
+    model = OBJECTIVES[config.objective](backbone, tokenizer, config.seed)
     model.compile(
         learning_rate=WarmupDecay(
             config.learning_rate, config.steps, config.warmup_steps, config.decay
@@ -225,7 +233,7 @@ def _datasets(config, tokenizer, files):
     """The training batches (repeated) and the validation batches (or None); an error in
     either names the setting it comes from."""
     pipeline = PIPELINES[config.objective]
-    if config.objective == "masked_lm":
+    if pipeline is data.masked_lm_dataset:
         pipeline = functools.partial(pipeline, pack_documents=config.pack_documents)
 
     def batches(name, source, **kwargs):

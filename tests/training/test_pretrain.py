@@ -111,6 +111,43 @@ def test_pretrained_causal_lm_beats_the_unigram_baseline(tmp_path):
     )
 
 
+def test_electra_pretraining_trains_a_discriminator_backbone_to_fine_tune(tmp_path):
+    config = knlm.training.PretrainConfig(
+        corpus=[knlm.data.samples.english_text()], output_dir=str(tmp_path / "run"),
+        vocabulary=knlm.data.samples.vocabulary(), objective="electra",
+        validation=knlm.data.samples.english_text("valid"), validation_steps=4,
+        **{**TINY, "dropout": 0.0}, normalize_first=True, steps=100, checkpoint_every=50,
+    )
+    model = knlm.training.pretrain(config)
+    assert isinstance(model, knlm.models.ElectraPretrainer)
+    assert int(model.optimizer.iterations) == 100
+    held_out = knlm.data.masked_lm_dataset(
+        knlm.data.samples.english_text("valid"), model_tokenizer(config), sequence_length=32,
+        batch_size=16, pack_documents=True, shuffle=False, seed=0,
+    ).take(4)
+    untrained = knlm.models.ElectraPretrainer(config.build_backbone(model.backbone.vocabulary_size))
+    untrained.compile()
+    before = untrained.evaluate(held_out, return_dict=True, verbose=0)
+    after = model.evaluate(held_out, return_dict=True, verbose=0)
+    assert after["loss"] < 0.9 * before["loss"], (before, after)
+    # The saved backbone is the trained discriminator, ready for the fine-tuning recipe.
+    import keras
+
+    backbone = keras.models.load_model(tmp_path / "run" / "backbone.keras")
+    np.testing.assert_array_equal(
+        backbone.token_embedding.embeddings.numpy(),
+        model.backbone.token_embedding.embeddings.numpy(),
+    )
+    assert backbone.pretrained
+    classifier = knlm.models.SequenceClassifier(backbone, num_classes=2)
+    classifier.compile()
+    assert classifier._recipe.name == "fine_tuning"
+
+
+def model_tokenizer(config):
+    return knlm.tokenizers.WordPieceTokenizer(vocabulary=config.vocabulary)
+
+
 def test_resume_with_a_different_model_is_refused(tmp_path):
     base = {**TINY, "warmup_steps": 1}
     config = knlm.training.PretrainConfig(
