@@ -220,6 +220,10 @@ class BackboneSettings:
     dropout: float = 0.1
     position_encoding: str = "learned"
     normalize_first: bool = False
+    # A LayerNorm on the summed embeddings (BERT's): the token vectors then enter the residual
+    # stream at unit scale instead of the initializer's 0.02, which masked-LM pretraining needs
+    # to get off the unigram plateau (see configs/pretrain_mlm.yaml).
+    normalize_embeddings: bool = False
 
     def build_backbone(self, vocabulary_size, dtype=None):
         """A new `TransformerBackbone` of these settings over a vocabulary of that size."""
@@ -233,6 +237,7 @@ class BackboneSettings:
             dropout=self.dropout,
             position_encoding=self.position_encoding,
             normalize_first=self.normalize_first,
+            normalize_embeddings=self.normalize_embeddings,
             dtype=dtype,
         )
 

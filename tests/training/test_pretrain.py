@@ -148,6 +148,29 @@ def model_tokenizer(config):
     return knlm.tokenizers.WordPieceTokenizer(vocabulary=config.vocabulary)
 
 
+def test_mask_rate_sets_the_training_masks_and_validation_keeps_bert_s(tmp_path):
+    from kerasnlm.training.pretrain import _datasets
+
+    config = knlm.training.PretrainConfig(
+        corpus=[knlm.data.samples.english_text()], output_dir=str(tmp_path / "run"),
+        vocabulary=knlm.data.samples.vocabulary(), validation=knlm.data.samples.english_text(
+            "valid"), objective="electra", mask_rate=0.4, **TINY)
+    tokenizer = model_tokenizer(config)
+    train, validation = _datasets(config, tokenizer, config.corpus_files())
+
+    def rate(dataset):
+        # Packed windows: every piece but [CLS] and the [SEP]s between documents is eligible.
+        masked = eligible = 0
+        for x, _, weights in dataset.take(4):
+            ids = x["token_ids"].numpy()
+            eligible += ((ids != tokenizer.cls_id) & (ids != tokenizer.sep_id)).sum()
+            masked += weights.numpy().sum()
+        return masked / eligible
+
+    assert abs(rate(train) - 0.4) < 0.02
+    assert abs(rate(validation) - 0.15) < 0.02
+
+
 def test_resume_with_a_different_model_is_refused(tmp_path):
     base = {**TINY, "warmup_steps": 1}
     config = knlm.training.PretrainConfig(
@@ -165,6 +188,7 @@ def test_resume_with_a_different_model_is_refused(tmp_path):
     [
         (dict(steps=30, checkpoint_every=20), ValueError, "multiple of `checkpoint_every`"),
         (dict(objective="span_lm"), ValueError, "`objective` must be one of"),
+        (dict(mask_rate=1.5), ValueError, r"`mask_rate` must be in \(0, 1\); received 1.5"),
         (dict(corpus=["/nonexistent/*.txt"]), FileNotFoundError, "No file matches"),
         (dict(hidden_size=3), ValueError, r"Unknown settings .*hidden_size"),
     ],
