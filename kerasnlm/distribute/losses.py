@@ -42,3 +42,19 @@ class WeightedCrossEntropy(keras.losses.Loss):
         # Not divided by the number of replicas as Keras' losses are: this is already each
         # replica's share of the global mean, and the replicas' gradients are summed.
         return ops.divide_no_nan(ops.sum(losses * weights), sum_over_replicas(ops.sum(weights)))
+
+
+@keras.saving.register_keras_serializable(package="kerasnlm")
+class WeightedBinaryCrossEntropy(WeightedCrossEntropy):
+    """Binary cross-entropy on logits, averaged over the weighted tokens of the *global* batch
+    (the reduction of `WeightedCrossEntropy`).
+
+    Inputs: `y_true` 0/1 labels and `y_pred` float logits of one shape; `sample_weight` of that
+    shape (optional). Returns a float32 scalar.
+    """
+
+    def __init__(self, name="weighted_binary_cross_entropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        return ops.binary_crossentropy(ops.cast(y_true, y_pred.dtype), y_pred, from_logits=True)

@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from kerasnlm.distribute.replicas import sum_over_replicas
+from kerasnlm.distribute.losses import WeightedBinaryCrossEntropy
 from kerasnlm.layers.fused_dense import FusedDense
 from kerasnlm.layers.language_model_head import LanguageModelHead
 from kerasnlm.layers.replaced_token_sampler import ReplacedTokenSampler
@@ -146,6 +146,8 @@ class ElectraPretrainer(Task):
         self.generator_intermediate_dim = generator_intermediate_dim
         self.discriminator_weight = discriminator_weight
         self.seed = seed
+        self.generator_loss = token_prediction_loss()
+        self.discriminator_loss = WeightedBinaryCrossEntropy()
         self.generator_accuracy = keras.metrics.SparseCategoricalAccuracy(
             name="generator_accuracy"
         )
@@ -174,14 +176,10 @@ class ElectraPretrainer(Task):
         return labels, ops.cast(x["padding_mask"], "float32")
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        generator_loss = token_prediction_loss()(y, y_pred["generator_logits"], sample_weight)
+        generator_loss = self.generator_loss(y, y_pred["generator_logits"], sample_weight)
         labels, weights = self.replaced_targets(x, y, y_pred, sample_weight)
-        per_token = ops.binary_crossentropy(
-            labels, y_pred["discriminator_logits"], from_logits=True
-        )
-        # Each replica's share of the global mean, as `WeightedCrossEntropy` does.
-        discriminator_loss = ops.divide_no_nan(
-            ops.sum(per_token * weights), sum_over_replicas(ops.sum(weights))
+        discriminator_loss = self.discriminator_loss(
+            labels, y_pred["discriminator_logits"], weights
         )
         return generator_loss + self.discriminator_weight * discriminator_loss
 
