@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 import kerasnlm as knlm  # noqa: E402
 from benchmarks.common import cpu_description  # noqa: E402
 from benchmarks.common import cpu_seconds  # noqa: E402
+from kerasnlm.layers.token_and_position_embedding import sinusoidal_position_table  # noqa: E402
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "english_text")
 BENCHMARK_SIZE = dict(sequence_length=128, num_layers=4, num_heads=4, hidden_dim=256,
@@ -36,6 +37,16 @@ def bert_kernels(model):
             weight.assign(draw(weight.shape))
 
 
+def sinusoidal_positions(model):
+    """Starts the learned position embeddings from the sinusoidal table at the token
+    embeddings' scale: trainable, but ordered from step 0 (a bidirectional model, unlike a
+    causal one, knows word order only from them)."""
+    embedding = model.backbone.embedding
+    table = sinusoidal_position_table(embedding.sequence_length, embedding.embedding_dim)
+    table = np.asarray(table)
+    embedding.position_embeddings.assign(table * (0.02 / table.std()))
+
+
 # Each hypothesis: changes to the backbone, to the data, to the optimizer, and to the built
 # model. Join names with "+" to combine them, e.g. `embedding_norm+bert_init+mask_rate_0.4`.
 VARIANTS = {
@@ -43,6 +54,7 @@ VARIANTS = {
     "embedding_norm": dict(backbone=dict(normalize_embeddings=True)),
     "bert_init": dict(after_build=bert_kernels),
     "post_norm": dict(backbone=dict(normalize_first=False)),
+    "position_init": dict(after_build=sinusoidal_positions),
     "lr_5e-4": dict(learning_rate=5e-4),
     "lr_2e-3": dict(learning_rate=2e-3),
     "no_weight_decay": dict(weight_decay=0.0),
