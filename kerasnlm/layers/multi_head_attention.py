@@ -65,6 +65,17 @@ def merge_attention_masks(
     return mask
 
 
+def gather_positions(x, positions):
+    """The rows of `x` at `positions`: `(batch, length, d)` and int `(batch, n)` ->
+    `(batch, n, d)`; a mask `(1 or batch, length, length)` gives its rows `(batch, n, length)`,
+    and a mask `(batch, 1, length)` (the same for every query) is returned as it is."""
+    if x.shape[1] == 1:
+        return x
+    if x.shape[0] == 1:  # a mask shared by the batch (causal): give it the batch's size
+        x = ops.repeat(x, ops.shape(positions)[0], axis=0)
+    return ops.take_along_axis(x, positions[:, :, None], axis=1)
+
+
 def attend(query, key, value, attention_mask, weights_dropout, training=None):
     """Scaled dot-product attention of every head at once.
 
@@ -172,6 +183,10 @@ class MultiHeadAttention(BaseAttention):
             given, the call returns `(outputs, updated_cache)`.
         cache_index: int or scalar tensor, the position of the first input token in the cache.
         return_attention_scores: also return the attention weights (not with `cache`).
+        query_positions: int `(batch, n)`, or None for every position: compute only the
+            outputs at these positions, each attending to every key; the outputs are then
+            `(batch, n, hidden)` and `attention_mask` is the full `(batch, length, length)` one
+            (its rows are picked here). A masked-LM's last block needs nothing else.
 
     Example:
     ```python
@@ -213,13 +228,22 @@ class MultiHeadAttention(BaseAttention):
         cache_index=0,
         training=None,
         return_attention_scores=False,
+        query_positions=None,
     ):
         length = ops.shape(inputs)[1]
+        projected = self.query_key_value(inputs)
         # (batch, length, 3 * hidden) -> three (batch, heads, length, head_dim) tensors.
-        qkv = ops.reshape(
-            self.query_key_value(inputs), (-1, length, 3, self.num_heads, self.head_dim)
-        )
+        qkv = ops.reshape(projected, (-1, length, 3, self.num_heads, self.head_dim))
         query, key, value = ops.unstack(ops.transpose(qkv, (2, 0, 3, 1, 4)), 3, axis=0)
+        if query_positions is not None:
+            if cache is not None:
+                raise ValueError("`query_positions` is not supported with a key/value `cache`.")
+            query = split_heads(
+                gather_positions(projected[..., : self.hidden_dim], query_positions),
+                self.num_heads,
+            )
+            if attention_mask is not None:
+                attention_mask = gather_positions(attention_mask, query_positions)
         if cache is not None:
             # Decoding: write this step's keys and values into the cache at `cache_index` and
             # attend over the whole cache (the mask hides positions not written yet).

@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from kerasnlm.layers.multi_head_attention import gather_positions
 from kerasnlm.layers.multi_head_attention import merge_attention_masks
 from kerasnlm.layers.transformer_block import BaseTransformerBlock
 
@@ -44,6 +45,10 @@ class TransformerEncoder(BaseTransformerBlock):
         cache_index: position of the first input token, when decoding with `cache`.
         return_attention_scores: if true, return `(outputs, weights)` with float32 weights
             `(batch, num_heads, length, length)`.
+        query_positions: int `(batch, n)`: compute only the outputs at these positions (each
+            still attends to the whole sequence), returning `(batch, n, hidden)`. A masked-LM
+            head reads only the masked positions, so its backbone's last block need not
+            compute the others: the same numbers for a fraction of the work.
 
     Example:
     ```python
@@ -76,6 +81,7 @@ class TransformerEncoder(BaseTransformerBlock):
         cache_index=0,
         training=None,
         return_attention_scores=False,
+        query_positions=None,
         mask=None,
     ):
         if cache is not None and (padding_mask is not None or attention_mask is not None):
@@ -96,7 +102,10 @@ class TransformerEncoder(BaseTransformerBlock):
         h, scores_or_cache = self.self_attention(
             h, attention_mask=attention_mask, cache=cache, cache_index=cache_index,
             training=training, return_attention_scores=cache is None,
+            query_positions=query_positions,
         )
+        if query_positions is not None:
+            inputs = gather_positions(inputs, query_positions)
         x = self.add_residual(self.self_attention_norm, inputs, h, training)
 
         # Feed-forward.
@@ -104,9 +113,16 @@ class TransformerEncoder(BaseTransformerBlock):
         h = self.feedforward_output(self.feedforward_intermediate(h))
         x = self.add_residual(self.feedforward_norm, x, h, training)
 
+        # Read by `compute_mask`, which Keras calls right after `call` with no call arguments.
+        self._outputs_at_positions = query_positions is not None
         if cache is not None or return_attention_scores:
             return x, scores_or_cache
         return x
+
+    def compute_mask(self, inputs, mask=None):
+        # Outputs at `query_positions` are other positions than the inputs, so the inputs'
+        # padding mask does not describe them; the caller knows which positions it asked for.
+        return None if getattr(self, "_outputs_at_positions", False) else mask
 
     def compute_output_shape(self, input_shape):
         return input_shape

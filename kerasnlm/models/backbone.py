@@ -227,7 +227,7 @@ class TransformerBackbone(Model):
 
     def encode(
         self, token_ids, padding_mask=None, use_causal_mask=False, cache=None, cache_index=0,
-        segment_ids=None, training=None, return_attention_scores=False,
+        segment_ids=None, training=None, return_attention_scores=False, output_positions=None,
     ):
         """Runs the backbone's layers; what the Functional graph and every model built on the
         backbone call, so they all share these layers.
@@ -243,9 +243,13 @@ class TransformerBackbone(Model):
                 without `num_segments`).
             return_attention_scores: also return each block's attention weights (without a
                 cache), for inspection (`kerasnlm.analysis.attention_maps`).
+            output_positions: int `(batch, n)`: return only the vectors at these positions,
+                `(batch, n, hidden_dim)`. The same numbers as indexing the full output, but the
+                last block computes only these (a masked-LM head reads 15% of the positions).
 
         Returns:
-            float32 `(batch, length, hidden_dim)`; and the updated cache when `cache` is given,
+            float32 `(batch, length, hidden_dim)` (`(batch, n, hidden_dim)` with
+            `output_positions`); and the updated cache when `cache` is given,
             or the list of float32 `(batch, num_heads, length, length)` attention weights of
             every block with `return_attention_scores`.
         """
@@ -255,12 +259,19 @@ class TransformerBackbone(Model):
             raise ValueError("`padding_mask` is not supported with a key/value `cache`.")
         x = self.embed(token_ids, segment_ids, cache_index=cache_index, training=training)
 
+        last = len(self.encoder_layers) - 1
+        if output_positions is not None and (cache is not None or return_attention_scores):
+            raise ValueError(
+                "`output_positions` is not supported with a `cache` or `return_attention_scores`."
+            )
+
         def block(i, encoder, x, layer_cache):
             if layer_cache is not None:
                 return encoder(x, cache=layer_cache, cache_index=cache_index)
             return encoder(
                 x, padding_mask=padding_mask, use_causal_mask=use_causal_mask,
                 training=training, return_attention_scores=return_attention_scores,
+                query_positions=output_positions if i == last else None,
             )
 
         return generation.run_blocks(

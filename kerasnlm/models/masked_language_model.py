@@ -1,5 +1,4 @@
 import keras
-from keras import ops
 
 from kerasnlm.layers.language_model_head import LanguageModelHead
 from kerasnlm.models.task import Task
@@ -63,8 +62,8 @@ class MaskedLanguageModel(Task):
         # === Functional graph ===
         inputs = backbone.new_inputs()
         inputs["mask_positions"] = keras.Input(shape=(None,), dtype="int32", name="mask_positions")
-        sequence = backbone.encode_inputs(inputs)
-        masked = ops.take_along_axis(sequence, inputs["mask_positions"][:, :, None], axis=1)
+        # Only the masked positions are predicted, so the last block computes only those.
+        masked = backbone.encode_inputs(inputs, output_positions=inputs["mask_positions"])
         super().__init__(inputs, head(masked), backbone=backbone, **kwargs)
         self.head = head
 

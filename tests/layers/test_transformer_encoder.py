@@ -42,6 +42,44 @@ def test_matches_keras_hub(normalize_first, activation):
     np.testing.assert_allclose(actual[real], expected[real], atol=1e-5)
 
 
+@pytest.mark.parametrize("normalize_first", [False, True])
+@pytest.mark.parametrize(
+    "masks",
+    [
+        dict(padding_mask=PADDING_MASK),
+        dict(padding_mask=PADDING_MASK, use_causal_mask=True),
+        dict(attention_mask=RNG.random((2, 6, 6)) > 0.3),
+    ],
+    ids=["padding", "padding_and_causal", "attention_mask"],
+)
+def test_query_positions_give_those_rows_of_the_full_output(normalize_first, masks):
+    encoder = TransformerEncoder(num_heads=4, intermediate_dim=32, normalize_first=normalize_first)
+    positions = np.array([[3, 0, 3], [5, 1, 2]])
+    full, full_weights = encoder(INPUTS, return_attention_scores=True, **masks)
+    rows, weights = encoder(
+        INPUTS, return_attention_scores=True, query_positions=positions, **masks
+    )
+    assert rows.shape == (2, 3, 16) and weights.shape == (2, 4, 3, 6)
+    np.testing.assert_allclose(
+        rows, np.take_along_axis(np.asarray(full), positions[:, :, None], axis=1), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        weights, np.take_along_axis(np.asarray(full_weights), positions[:, None, :, None], 2),
+        atol=1e-6,
+    )
+
+
+def test_query_positions_drop_the_inputs_keras_mask():
+    # The input's padding mask describes its positions, not the picked ones: passing it on
+    # would make a loss weight (batch, 3) outputs with a (batch, 7) mask.
+    embedding = TokenAndPositionEmbedding(30, 10, 16)
+    encoder = TransformerEncoder(num_heads=2, intermediate_dim=32)
+    x = embedding(np.array([[4, 8, 15, 16, 0, 0, 0]]))
+    assert getattr(encoder(x), "_keras_mask", None) is not None
+    assert getattr(encoder(x, query_positions=np.array([[0, 2, 3]])), "_keras_mask", None) is None
+    assert getattr(encoder(x), "_keras_mask", None) is not None
+
+
 def test_padding_does_not_change_real_positions():
     encoder = TransformerEncoder(num_heads=2, intermediate_dim=32)
     short = encoder(INPUTS[:, :4], padding_mask=np.ones((2, 4)))

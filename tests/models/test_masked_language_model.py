@@ -106,3 +106,46 @@ def test_evaluate_loss_is_exact_on_a_streamed_file(tokenizer, tmp_path):
         assert ds.cardinality() == tf.data.UNKNOWN_CARDINALITY
         results = model.evaluate(ds, verbose=0, return_dict=True)
         np.testing.assert_allclose(results["loss"], np.log(results["perplexity"]), rtol=2e-3)
+
+
+@pytest.mark.parametrize("normalize_first", [False, True])
+def test_training_matches_the_full_encoder_then_gather(tokenizer, normalize_first):
+    """The model computes only the masked positions in the backbone's last block (speed).
+    The maths must not change: 200 steps from the same weights on the same batches give the
+    losses of the plain path, the whole sequence encoded and then the masked rows picked."""
+    keras.utils.set_random_seed(0)
+    backbone = make_backbone(tokenizer, dropout=0.0, normalize_first=normalize_first)
+    model = knlm.models.MaskedLanguageModel(backbone)
+    reference_backbone = knlm.models.TransformerBackbone.from_config(backbone.get_config())
+    reference_head = knlm.layers.LanguageModelHead(
+        reference_backbone.token_embedding, transform=True,
+        layer_norm_epsilon=backbone.layer_norm_epsilon,
+    )
+    inputs = reference_backbone.new_inputs()
+    inputs["mask_positions"] = keras.Input(shape=(None,), dtype="int32", name="mask_positions")
+    sequence = reference_backbone.encode_inputs(inputs)
+    reference = keras.Model(
+        inputs,
+        reference_head(
+            keras.ops.take_along_axis(sequence, inputs["mask_positions"][:, :, None], axis=1)
+        ),
+    )
+    reference.set_weights(model.get_weights())
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3))
+    reference.compile(
+        optimizer=keras.optimizers.AdamW(1e-3),
+        loss=knlm.models.task.token_prediction_loss(),  # the model's default loss
+    )
+    texts = knlm.data.read_text(knlm.data.samples.english_text("valid"))[:400]
+    batches = list(
+        knlm.data.masked_lm_dataset(texts, tokenizer, sequence_length=32, batch_size=8, seed=0)
+    )
+    losses, reference_losses = [], []
+    for step in range(200):
+        x, y, w = batches[step % len(batches)]
+        losses.append(model.train_on_batch(x, y, sample_weight=w, return_dict=True)["loss"])
+        reference_losses.append(
+            reference.train_on_batch(x, y, sample_weight=w, return_dict=True)["loss"]
+        )
+    assert losses[-1] < 0.8 * losses[0]  # it trained
+    np.testing.assert_allclose(losses, reference_losses, rtol=1e-4)
