@@ -4,7 +4,6 @@ import os
 import warnings
 
 import keras
-import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
@@ -279,6 +278,13 @@ class WordPieceTokenizer(keras.layers.Layer):
             unknown_token="[UNK]",
             support_detokenization=True,
         )
+        self._split_and_wordpiece = tf_text.FastWordpieceTokenizer(
+            self.vocabulary,
+            no_pretokenization=False,  # splits at whitespace and punctuation itself
+            max_bytes_per_word=max_word_length,
+            token_out_type=tf.int32,
+            unknown_token="[UNK]",
+        )
         self._ids = {token: i for i, token in enumerate(self.vocabulary)}
 
     @property
@@ -324,23 +330,59 @@ class WordPieceTokenizer(keras.layers.Layer):
         scalar = strings.shape.rank == 0
         if scalar:
             strings = tf.expand_dims(strings, 0)
+        if isinstance(strings, tf.Tensor) and strings.shape.rank == 1:
+            ids = self._tokenize_lines(strings)
+        else:
+            ids = self._tokenize_exactly(strings)
+        return ids[0] if scalar else ids
+
+    def _tokenize_lines(self, strings):
+        """A batch of strings, the pure-ASCII ones through the fast path (most English text):
+        the same ids as `_tokenize_exactly`, in about half the time."""
+        ascii = tf.strings.regex_full_match(strings, r"[\x00-\x7f]*")
+        fast, exact = tf.where(ascii)[:, 0], tf.where(~ascii)[:, 0]
+        ids = tf.concat(
+            [
+                self._tokenize_ascii(tf.gather(strings, fast)),
+                self._tokenize_exactly(tf.gather(strings, exact), flat_indices=exact),
+            ],
+            axis=0,
+        )
+        return tf.gather(ids, tf.argsort(tf.concat([fast, exact], axis=0)))
+
+    def _tokenize_ascii(self, strings):
+        """ASCII text in three passes instead of eight: on ASCII, BERT's normalization is
+        deleting control characters and lowercasing, and tensorflow-text's end-to-end
+        WordPiece splits at whitespace and punctuation exactly as its basic tokenizer does
+        (checked against Hugging Face's tokenizer on every printable and control character).
+        A word longer than `max_word_length` characters (bytes, here) becomes `[UNK]`."""
+        if self.lowercase:
+            strings = tf.strings.lower(strings)  # bytes: ASCII letters only, as wanted here
+        strings = tf.strings.regex_replace(strings, f"[{bert_characters.REMOVED}]", "")
+        return self._split_and_wordpiece.tokenize(strings)
+
+    def _tokenize_exactly(self, strings, flat_indices=None):
+        """Any strings: BERT's normalization and pre-tokenization, one step at a time.
+        `flat_indices`: where these strings sit in the caller's batch, for error messages."""
         # RE2 matches only valid UTF-8; the tokenizer op would silently make such text [UNK].
         valid = tf.strings.regex_full_match(_flat(strings), "(?s).*")
+        invalid = tf.where(~valid)[:3, 0]
+        if flat_indices is not None:
+            invalid = tf.gather(flat_indices, invalid)
         if tf.executing_eagerly():
-            if not np.all(valid.numpy()):
-                index = int(np.argmin(valid.numpy()))
+            if len(invalid):
+                index = int(invalid[0])
                 raise ValueError(f"Input string at flat index {index} is not valid UTF-8.")
         else:
             message = "WordPieceTokenizer: input strings are not valid UTF-8 at flat indices"
-            check = tf.debugging.Assert(tf.reduce_all(valid), [message, tf.where(~valid)[:3]])
+            check = tf.debugging.Assert(tf.reduce_all(valid), [message, invalid])
             with tf.control_dependencies([check]):
                 strings = tf.identity(strings)
         words = self.split_words(strings)
         # A word too long to split becomes the vocabulary's "[UNK]", which is one piece.
         too_long = tf.strings.length(words.flat_values, unit="UTF8_CHAR") > self.max_word_length
         words = words.with_flat_values(tf.where(too_long, "[UNK]", words.flat_values))
-        ids = self._wordpiece.tokenize(words).merge_dims(-2, -1)
-        return ids[0] if scalar else ids
+        return self._wordpiece.tokenize(words).merge_dims(-2, -1)
 
     def detokenize(self, ids, skip_special_tokens=False):
         """Token ids -> strings: pieces joined into words, words joined by single spaces.

@@ -1,5 +1,6 @@
 import json
 import os
+import string
 import unicodedata
 import warnings
 
@@ -310,6 +311,24 @@ def test_argument_and_input_errors(tokenizer):
     graph = tf.function(lambda x: tokenizer(x))
     with pytest.raises(tf.errors.InvalidArgumentError, match="not valid UTF-8"):
         graph(tf.constant([b"fine", b"caf\xe9"]))
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_ascii_fast_path_gives_the_ids_of_the_exact_path(lowercase):
+    """Pure-ASCII lines take a three-pass path; mixed with other lines, every row must keep
+    the exact path's ids and its place in the batch."""
+    rng = np.random.default_rng(0)
+    alphabet = np.array(list(string.printable + "\x00\x01\x0b\x0c\x1f\x7f"))
+    lines = ["".join(rng.choice(alphabet, rng.integers(0, 50))) for _ in range(600)]
+    lines += ["a" * 100 + " " + "b" * 101, "Word" * 30 + ".", "", "   "]  # max_word_length 100
+    lines += ["Café déjà-vu", "naïve\tRÉSUMÉ", "日本語 text"]  # the exact path, in between
+    rng.shuffle(lines)
+    tokenizer = WordPieceTokenizer(samples.vocabulary(), lowercase=lowercase)
+    strings = tf.constant(lines)
+    exact = tokenizer._tokenize_exactly(strings).to_list()
+    assert tokenizer(strings).to_list() == exact
+    assert tf.function(tokenizer)(strings).to_list() == exact
+    assert sum(line.isascii() for line in lines) == 600 + 4
 
 
 def test_same_ids_as_hugging_face_bert_tokenizer_for_every_code_point(minilm_path):
