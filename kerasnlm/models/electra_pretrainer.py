@@ -120,13 +120,17 @@ class ElectraPretrainer(Task):
         inputs = backbone.new_inputs()
         inputs["mask_positions"] = keras.Input(shape=(None,), dtype="int32", name="mask_positions")
         segment_ids = inputs.get("segment_ids")
+        positions = inputs["mask_positions"]
         x = backbone.embed(inputs["token_ids"], segment_ids)
-        for block in generator_blocks:
-            x = block(x, padding_mask=inputs["padding_mask"])
+        for i, block in enumerate(generator_blocks):
+            # The generator predicts only the masked positions: its last block computes those.
+            last = i == len(generator_blocks) - 1
+            x = block(
+                x, padding_mask=inputs["padding_mask"], query_positions=positions if last else None
+            )
         if generator_norm is not None:
             x = generator_norm(x)
-        positions = inputs["mask_positions"]
-        generator_logits = generator_head(ops.take_along_axis(x, positions[:, :, None], axis=1))
+        generator_logits = generator_head(x)
         corrupted, samples = sampler(inputs["token_ids"], positions, generator_logits)
         sequence = backbone.encode(corrupted, inputs["padding_mask"], segment_ids=segment_ids)
         discriminator_logits = ops.cast(

@@ -337,9 +337,9 @@ class WordPieceTokenizer(keras.layers.Layer):
         return ids[0] if scalar else ids
 
     def _tokenize_lines(self, strings):
-        """A batch of strings, the pure-ASCII ones through the fast path (most English text):
-        the same ids as `_tokenize_exactly`, in about half the time."""
-        ascii = tf.strings.regex_full_match(strings, r"[\x00-\x7f]*")
+        """A batch of strings, those of printable ASCII (and tab, newline, carriage return:
+        most English text) through the fast path, giving the ids of `_tokenize_exactly`."""
+        ascii = tf.strings.regex_full_match(strings, r"[\t\n\r\x20-\x7e]*")
         fast, exact = tf.where(ascii)[:, 0], tf.where(~ascii)[:, 0]
         ids = tf.concat(
             [
@@ -351,14 +351,13 @@ class WordPieceTokenizer(keras.layers.Layer):
         return tf.gather(ids, tf.argsort(tf.concat([fast, exact], axis=0)))
 
     def _tokenize_ascii(self, strings):
-        """ASCII text in three passes instead of eight: on ASCII, BERT's normalization is
-        deleting control characters and lowercasing, and tensorflow-text's end-to-end
-        WordPiece splits at whitespace and punctuation exactly as its basic tokenizer does
-        (checked against Hugging Face's tokenizer on every printable and control character).
+        """Printable ASCII in two passes instead of eight: there BERT's normalization is only
+        lowercasing (no control characters to delete, no accents), and tensorflow-text's
+        end-to-end WordPiece splits at whitespace and punctuation exactly as BERT's basic
+        tokenizer does (checked against Hugging Face's tokenizer on every ASCII character).
         A word longer than `max_word_length` characters (bytes, here) becomes `[UNK]`."""
         if self.lowercase:
             strings = tf.strings.lower(strings)  # bytes: ASCII letters only, as wanted here
-        strings = tf.strings.regex_replace(strings, f"[{bert_characters.REMOVED}]", "")
         return self._split_and_wordpiece.tokenize(strings)
 
     def _tokenize_exactly(self, strings, flat_indices=None):
