@@ -1,0 +1,438 @@
+"""Every speed comparison in one process, side by side: writes a JSON and a markdown table.
+
+    python benchmarks/run.py [--only training,generation] [--rounds 3] [--out benchmarks/results]
+
+Comparisons (a table of functions below, each returning its rows):
+- `training`: tokens/s of a training step, kerasnlm's `MaskedLanguageModel` vs keras-hub's
+  `BertMaskedLM` and kerasnlm's `SequenceClassifier` vs keras-hub's `BertTextClassifier`, at the
+  benchmark size (4 layers, hidden 256, 4 heads, intermediate 1024, sequence 128, batch 32,
+  vocabulary 8,192, dropout 0.1, 20 masked positions), `compile()` defaults, in float32 and
+  mixed_bfloat16; the fraction of the same run's matrix-product ceiling each reaches (BERT's
+  FLOPs: the work the step stands for, whatever shortcut it takes).
+- `predict`: sentences/s of all-MiniLM-L6-v2 sentence embeddings on raw text: kerasnlm's
+  `SentenceEncoder.predict` with its defaults, keras-hub's `BertBackbone` from the same folder,
+  and sentence-transformers when installed (`pip install -e ".[benchmarks]" torch==2.13.0`).
+- `generation`: new tokens/s of greedy decoding (8 prompts of 16 tokens, 128 new tokens), a
+  kerasnlm `CausalLanguageModel` with and without its key/value cache vs keras-hub's
+  `GPT2CausalLM`, both at the benchmark size with random weights.
+- `tokenizer`: sentences/s of kerasnlm's `WordPieceTokenizer` vs keras-hub's on the same
+  vocabulary and text (in a `tf.function`), and the share of lines with identical ids.
+
+Each subject is built and warmed up once; then the subjects of a comparison are timed in
+turn, `--rounds` times (interleaved, so drift in the machine's load hits all of them), and the
+median is reported. Beside each rate: the cores busy while it ran (process CPU seconds per
+wall second) and the resident memory it added (peak during its rounds, above the process's
+resident memory before it was built; the process is shared, so this is an estimate).
+"""
+
+import argparse
+import gc
+import json
+import os
+import pathlib
+import statistics
+import threading
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+try:  # before TensorFlow, as sentence-transformers users import it
+    import sentence_transformers  # noqa: F401
+except ImportError:
+    pass
+import keras  # noqa: E402
+import keras_hub  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from common import cpu_description  # noqa: E402
+from common import minilm_folder  # noqa: E402
+from precision_throughput import matmul_ceiling  # noqa: E402
+
+import kerasnlm as knlm  # noqa: E402
+
+VOCABULARY, LENGTH, BATCH, PREDICTIONS = 8192, 128, 32, 20
+SIZE = dict(num_layers=4, num_heads=4, hidden_dim=256, intermediate_dim=1024, dropout=0.1)
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED_TEXT = ROOT.parent / "shared" / "data" / "english_text" / "valid.txt"
+
+
+# --- Measuring ---
+
+
+def resident_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class Subject:
+    """One thing being timed: its work function, its rates and what it cost the machine."""
+
+    def __init__(self, comparison, name, unit, work, amount, precision="float32", **extra):
+        self.comparison, self.name, self.unit = comparison, name, unit
+        self.work, self.amount, self.precision, self.extra = work, amount, precision, extra
+        self.rates, self.cpu, self.wall, self.peak = [], 0.0, 0.0, 0
+        self.baseline = 0
+
+    def time_once(self):
+        """Runs the work once, recording its rate, CPU time and peak resident memory."""
+        peak, done = [resident_bytes()], threading.Event()
+
+        def sample():
+            while not done.wait(0.02):
+                peak[0] = max(peak[0], resident_bytes())
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        cpu, start = os.times(), time.perf_counter()
+        self.work()
+        wall, after = time.perf_counter() - start, os.times()
+        done.set()
+        sampler.join()
+        self.rates.append(self.amount / wall)
+        self.wall += wall
+        self.cpu += (after.user - cpu.user) + (after.system - cpu.system)
+        self.peak = max(self.peak, peak[0], resident_bytes())
+
+    def row(self):
+        return {
+            "comparison": self.comparison,
+            "subject": self.name,
+            "precision": self.precision,
+            "unit": self.unit,
+            "median": statistics.median(self.rates),
+            "rounds": [round(r, 1) for r in self.rates],
+            "cores_busy": round(self.cpu / self.wall, 2),
+            "memory_added_mb": round(max(self.peak - self.baseline, 0) / 2**20),
+            **self.extra,
+        }
+
+
+def build(comparison, name, unit, make, amount, precision="float32", warmups=1, **extra):
+    """A `Subject` whose work is `make()`'s result, built under `precision` and warmed up."""
+    gc.collect()
+    baseline = resident_bytes()
+    keras.config.set_dtype_policy(precision)
+    try:
+        keras.utils.set_random_seed(0)
+        work = make()
+    finally:
+        keras.config.set_dtype_policy("float32")
+    subject = Subject(comparison, name, unit, work, amount, precision, **extra)
+    subject.baseline = baseline
+    for _ in range(warmups):
+        work()
+    return subject
+
+
+def interleave(subjects, rounds):
+    for _ in range(rounds):
+        for subject in subjects:
+            subject.time_once()
+    return [subject.row() for subject in subjects]
+
+
+# --- Training ---
+
+
+def masked_lm_batches(count=4, seed=0):
+    rng = np.random.default_rng(seed)
+    batches = []
+    for _ in range(count):
+        ids = rng.integers(5, VOCABULARY, size=(BATCH, LENGTH), dtype="int32")
+        positions = np.sort(
+            np.stack([rng.choice(LENGTH, PREDICTIONS, replace=False) for _ in range(BATCH)]), 1
+        ).astype("int32")
+        x = {"token_ids": ids, "padding_mask": np.ones_like(ids), "mask_positions": positions}
+        batches.append((x, np.take_along_axis(ids, positions, 1), np.ones((BATCH, PREDICTIONS))))
+    return batches
+
+
+def training_work(model, batches, steps, keras_hub_inputs=False):
+    def work():
+        for step in range(steps):
+            x, y, w = batches[step % len(batches)]
+            if keras_hub_inputs:
+                x = {**x, "segment_ids": np.zeros_like(x["token_ids"])}
+            loss = model.train_on_batch(x, y, sample_weight=w)
+            loss = loss[0] if isinstance(loss, list) else loss
+            if not np.isfinite(loss):
+                raise FloatingPointError(f"{model.name}: loss {loss}")
+
+    return work
+
+
+def our_backbone():
+    return knlm.models.TransformerBackbone(
+        vocabulary_size=VOCABULARY, sequence_length=LENGTH, **SIZE
+    )
+
+
+def their_backbone():
+    return keras_hub.models.BertBackbone(
+        vocabulary_size=VOCABULARY, max_sequence_length=LENGTH, **SIZE
+    )
+
+
+def bert_step_flops(predictions):
+    """Matrix-product FLOPs of a BERT training step at the benchmark size (3x the forward)."""
+    hidden, inner, tokens = SIZE["hidden_dim"], SIZE["intermediate_dim"], BATCH * LENGTH
+    per_layer = 2 * tokens * (4 * hidden * hidden + 2 * hidden * inner)
+    per_layer += 2 * 2 * BATCH * LENGTH * LENGTH * hidden  # scores, weighted values
+    head = 2 * BATCH * predictions * (hidden * hidden + hidden * VOCABULARY)
+    return 3 * (SIZE["num_layers"] * per_layer + head)
+
+
+def training(args, ceilings):
+    steps, rows = args.steps, []
+    mlm_batches = masked_lm_batches()
+    labels = np.random.default_rng(1).integers(0, 2, (len(mlm_batches), BATCH))
+    classifier_batches = [
+        ({k: x[k] for k in ("token_ids", "padding_mask")}, y, np.ones(BATCH))
+        for (x, _, _), y in zip(mlm_batches, labels)
+    ]
+    tokens = steps * BATCH * LENGTH
+
+    def compiled(model):
+        model.compile()
+        return model
+
+    for precision in args.precisions:
+        flops = {"mlm": bert_step_flops(PREDICTIONS), "classifier": bert_step_flops(0)}
+        makers = {
+            ("mlm", "kerasnlm MaskedLanguageModel"): lambda: training_work(
+                compiled(knlm.models.MaskedLanguageModel(our_backbone())), mlm_batches, steps
+            ),
+            ("mlm", "keras-hub BertMaskedLM"): lambda: training_work(
+                compiled(keras_hub.models.BertMaskedLM(their_backbone(), preprocessor=None)),
+                mlm_batches, steps, keras_hub_inputs=True,
+            ),
+            ("classifier", "kerasnlm SequenceClassifier"): lambda: training_work(
+                compiled(knlm.models.SequenceClassifier(our_backbone(), num_classes=2)),
+                classifier_batches, steps,
+            ),
+            ("classifier", "keras-hub BertTextClassifier"): lambda: training_work(
+                compiled(keras_hub.models.BertTextClassifier(
+                    their_backbone(), num_classes=2, preprocessor=None
+                )),
+                classifier_batches, steps, keras_hub_inputs=True,
+            ),
+        }
+        for task in ("mlm", "classifier"):
+            subjects = [
+                build(f"training {task}", name, "tokens/s", make, tokens, precision)
+                for (kind, name), make in makers.items() if kind == task
+            ]
+            for row in interleave(subjects, args.rounds):
+                achieved = row["median"] / (BATCH * LENGTH) * flops[task] / 1e9
+                row["gflops"] = round(achieved, 1)
+                row["of_matmul_ceiling"] = round(achieved / ceilings[precision], 3)
+                rows.append(row)
+            del subjects
+    return rows
+
+
+# --- Inference ---
+
+
+def predict(args, ceilings):
+    from sentence_encoding import keras_hub_encoder
+    from sentence_encoding import sentence_transformers_encoder
+
+    source = SHARED_TEXT if SHARED_TEXT.exists() else knlm.data.samples.english_text("valid")
+    sentences = knlm.data.read_text(str(source))[: args.sentences]
+    folder, batch = minilm_folder(), 32
+    encoder = None
+
+    def ours():
+        nonlocal encoder
+        encoder = knlm.models.SentenceEncoder.from_pretrained(folder)
+        return lambda: encoder.predict(sentences, batch_size=batch, verbose=0)
+
+    makers = {
+        "kerasnlm SentenceEncoder.predict (defaults)": ours,
+        "keras-hub BertBackbone (padded to 128)": lambda: (
+            lambda encode: lambda: encode(sentences)
+        )(keras_hub_encoder(folder, batch, 128)),
+    }
+    if sentence_transformers_encoder(folder, batch) is not None:
+        import torch
+
+        makers[f"sentence-transformers (torch {torch.__version__})"] = lambda: (
+            lambda encode: lambda: encode(sentences)
+        )(sentence_transformers_encoder(folder, batch))
+    subjects = [
+        build("predict", name, "sentences/s", make, len(sentences))
+        for name, make in makers.items()
+    ]
+    return interleave(subjects, args.rounds)
+
+
+def generation(args, ceilings):
+    prompts, new_tokens, batch = 16, args.new_tokens, 8
+    total = prompts + new_tokens
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, VOCABULARY, (batch, prompts)).astype("int32")
+    size = {k: v for k, v in SIZE.items() if k != "dropout"}
+
+    def ours(use_cache):
+        def make():
+            backbone = knlm.models.TransformerBackbone(
+                vocabulary_size=VOCABULARY, sequence_length=256, normalize_first=True, **size
+            )
+            model = knlm.models.CausalLanguageModel(backbone)
+            return lambda: model.generate(
+                ids, max_length=total, sampler="greedy", use_cache=use_cache, stop_at_end=False
+            )
+
+        return make
+
+    def theirs():
+        backbone = keras_hub.models.GPT2Backbone(
+            vocabulary_size=VOCABULARY, max_sequence_length=256, **size
+        )
+        model = keras_hub.models.GPT2CausalLM(backbone, preprocessor=None)
+        model.compile(sampler="greedy")
+        padded = np.zeros((batch, total), "int32")
+        padded[:, :prompts] = ids
+        inputs = {"token_ids": padded, "padding_mask": padded != 0}
+        return lambda: model.generate(inputs, stop_token_ids=None)
+
+    makers = {
+        "kerasnlm CausalLanguageModel (cache)": ours(True),
+        "kerasnlm CausalLanguageModel (no cache)": ours(False),
+        "keras-hub GPT2CausalLM (cache)": theirs,
+    }
+    subjects = [
+        build("generation", name, "new tokens/s", make, batch * new_tokens)
+        for name, make in makers.items()
+    ]
+    return interleave(subjects, args.rounds)
+
+
+def tokenizer(args, ceilings):
+    source = ROOT.parent / "shared" / "data" / "english_text" / "train.txt"
+    source = source if source.exists() else knlm.data.samples.english_text()
+    lines = knlm.data.read_text(str(source))[: args.lines]
+    vocabulary = knlm.data.samples.vocabulary()
+    ours = knlm.tokenizers.WordPieceTokenizer(vocabulary)
+    theirs = keras_hub.tokenizers.WordPieceTokenizer(
+        vocabulary=vocabulary, lowercase=True, strip_accents=True, oov_token="[UNK]"
+    )
+    spec = [tf.TensorSpec([None], tf.string)]
+    batches = [tf.constant(lines[i : i + 1000]) for i in range(0, len(lines), 1000)]
+    reference = ours(lines).to_list()
+    rows = []
+    for name, layer in [("kerasnlm WordPieceTokenizer", ours),
+                        ("keras-hub WordPieceTokenizer", theirs)]:
+        function = tf.function(lambda x, layer=layer: layer(x), input_signature=spec)
+        same = np.mean([a == b for a, b in zip(function(tf.constant(lines)).to_list(), reference)])
+
+        def make(function=function):
+            return lambda: [function(batch) for batch in batches]
+
+        subject = build("tokenizer", name, "sentences/s", make, len(lines),
+                        same_ids_as_kerasnlm=round(float(same), 4))
+        rows.append(subject)
+    return interleave(rows, args.rounds)
+
+
+def warm_up_runtimes():
+    """One tiny training step of each library, so that TensorFlow's and Keras' one-time
+    start-up is not counted as the first subject's memory."""
+    tiny = dict(num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32)
+    ids = np.ones((2, 8), "int32")
+    x = {"token_ids": ids, "padding_mask": ids, "mask_positions": ids[:, :2]}
+    ours = knlm.models.MaskedLanguageModel(
+        knlm.models.TransformerBackbone(vocabulary_size=32, sequence_length=8, **tiny)
+    )
+    theirs = keras_hub.models.BertMaskedLM(
+        keras_hub.models.BertBackbone(vocabulary_size=32, max_sequence_length=8, **tiny),
+        preprocessor=None,
+    )
+    for model, inputs in ((ours, x), (theirs, {**x, "segment_ids": 0 * ids})):
+        model.compile()
+        model.train_on_batch(inputs, ids[:, :2])
+
+
+COMPARISONS = {
+    "training": training,
+    "predict": predict,
+    "generation": generation,
+    "tokenizer": tokenizer,
+}
+
+
+# --- Reporting ---
+
+
+def markdown(rows, header):
+    lines = [header, "", "| comparison | subject | precision | rate (median) | vs first | "
+             "cores busy | memory added | notes |", "|---|---|---|---|---|---|---|---|"]
+    firsts = {}
+    for row in rows:
+        key = (row["comparison"], row["precision"])
+        first = firsts.setdefault(key, row["median"])
+        notes = ", ".join(
+            f"{k} {v}" for k, v in row.items()
+            if k in ("gflops", "of_matmul_ceiling", "same_ids_as_kerasnlm")
+        )
+        lines.append(
+            f"| {row['comparison']} | {row['subject']} | {row['precision']} | "
+            f"{row['median']:,.0f} {row['unit']} | {first / row['median']:.2f}x | "
+            f"{row['cores_busy']} | {row['memory_added_mb']} MB | {notes} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(COMPARISONS))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=6, help="training steps per round")
+    parser.add_argument("--precisions", default="float32,mixed_bfloat16")
+    parser.add_argument("--sentences", type=int, default=1000)
+    parser.add_argument("--new-tokens", type=int, default=128)
+    parser.add_argument("--lines", type=int, default=20000)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    args = parser.parse_args()
+    args.precisions = args.precisions.split(",")
+    chosen = args.only.split(",")
+    unknown = set(chosen) - set(COMPARISONS)
+    if unknown:
+        parser.error(f"unknown comparisons {sorted(unknown)}; choose from {list(COMPARISONS)}")
+
+    machine = {
+        "cpu": cpu_description(),
+        "tensorflow": tf.__version__, "keras": keras.__version__,
+        "keras_hub": keras_hub.__version__,
+        "precision_auto": knlm.distribute.resolve_precision("auto"),
+    }
+    print(f"CPU: {machine['cpu']}", flush=True)
+    ceilings = {"float32": matmul_ceiling("float32"),
+                "mixed_bfloat16": matmul_ceiling("bfloat16")}
+    machine["matmul_ceiling_gflops"] = {k: round(v, 1) for k, v in ceilings.items()}
+    print(f"matrix-product ceiling (GFLOP/s): {machine['matmul_ceiling_gflops']}", flush=True)
+    warm_up_runtimes()
+    rows = []
+    for name in chosen:
+        start = time.perf_counter()
+        new = COMPARISONS[name](args, ceilings)
+        rows += new
+        for row in new:
+            print(json.dumps(row), flush=True)
+        print(f"[{name}: {time.perf_counter() - start:.0f} s]", flush=True)
+
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=1))
+    header = (f"CPU: {machine['cpu']}; TensorFlow {machine['tensorflow']}, Keras "
+              f"{machine['keras']}, keras-hub {machine['keras_hub']}; matrix-product ceiling "
+              f"{machine['matmul_ceiling_gflops']} GFLOP/s; 'auto' precision: "
+              f"{machine['precision_auto']}. Medians of {args.rounds} interleaved rounds; "
+              "'vs first' is the first row of the group's rate over this row's.")
+    (out / "results.md").write_text(markdown(rows, header))
+    print(markdown(rows, header))
+
+
+if __name__ == "__main__":
+    main()
