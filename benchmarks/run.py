@@ -21,8 +21,10 @@ Comparisons (a table of functions below, each returning its rows):
 Each subject is built and warmed up once; then the subjects of a comparison are timed in
 turn, `--rounds` times (interleaved, so drift in the machine's load hits all of them), and the
 median is reported. Beside each rate: the cores busy while it ran (process CPU seconds per
-wall second) and the resident memory it added (peak during its rounds, above the process's
-resident memory before it was built; the process is shared, so this is an estimate).
+wall second) and its peak resident memory, measured apart: one child process per subject
+builds it and runs it once (in a shared process, memory TensorFlow's allocator freed for one
+subject is reused by the next); "above imports" subtracts the child's memory before building.
+`--no-memory` skips the children.
 """
 
 import argparse
@@ -31,7 +33,8 @@ import json
 import os
 import pathlib
 import statistics
-import threading
+import subprocess
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -59,39 +62,36 @@ SHARED_TEXT = ROOT.parent / "shared" / "data" / "english_text" / "valid.txt"
 # --- Measuring ---
 
 
-def resident_bytes():
+def resident_megabytes():
     with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_resident_megabytes():
+    """This process's peak resident memory (VmHWM; `ru_maxrss` would carry over the parent's
+    peak across fork and exec)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 class Subject:
-    """One thing being timed: its work function, its rates and what it cost the machine."""
+    """One thing being timed: its work function, its rates and the cores it kept busy."""
 
     def __init__(self, comparison, name, unit, work, amount, precision="float32", **extra):
         self.comparison, self.name, self.unit = comparison, name, unit
         self.work, self.amount, self.precision, self.extra = work, amount, precision, extra
-        self.rates, self.cpu, self.wall, self.peak = [], 0.0, 0.0, 0
-        self.baseline = 0
+        self.rates, self.cpu, self.wall = [], 0.0, 0.0
 
     def time_once(self):
-        """Runs the work once, recording its rate, CPU time and peak resident memory."""
-        peak, done = [resident_bytes()], threading.Event()
-
-        def sample():
-            while not done.wait(0.02):
-                peak[0] = max(peak[0], resident_bytes())
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
         cpu, start = os.times(), time.perf_counter()
         self.work()
         wall, after = time.perf_counter() - start, os.times()
-        done.set()
-        sampler.join()
         self.rates.append(self.amount / wall)
         self.wall += wall
         self.cpu += (after.user - cpu.user) + (after.system - cpu.system)
-        self.peak = max(self.peak, peak[0], resident_bytes())
 
     def row(self):
         return {
@@ -102,15 +102,20 @@ class Subject:
             "median": statistics.median(self.rates),
             "rounds": [round(r, 1) for r in self.rates],
             "cores_busy": round(self.cpu / self.wall, 2),
-            "memory_added_mb": round(max(self.peak - self.baseline, 0) / 2**20),
             **self.extra,
         }
 
 
+# With `--subject` (the child processes that measure memory) only that subject is built.
+ONLY_SUBJECT = None
+
+
 def build(comparison, name, unit, make, amount, precision="float32", warmups=1, **extra):
-    """A `Subject` whose work is `make()`'s result, built under `precision` and warmed up."""
+    """A `Subject` whose work is `make()`'s result, built under `precision` and warmed up;
+    None when another subject was asked for."""
+    if ONLY_SUBJECT is not None and name != ONLY_SUBJECT:
+        return None
     gc.collect()
-    baseline = resident_bytes()
     keras.config.set_dtype_policy(precision)
     try:
         keras.utils.set_random_seed(0)
@@ -118,13 +123,13 @@ def build(comparison, name, unit, make, amount, precision="float32", warmups=1, 
     finally:
         keras.config.set_dtype_policy("float32")
     subject = Subject(comparison, name, unit, work, amount, precision, **extra)
-    subject.baseline = baseline
     for _ in range(warmups):
         work()
     return subject
 
 
 def interleave(subjects, rounds):
+    subjects = [subject for subject in subjects if subject is not None]
     for _ in range(rounds):
         for subject in subjects:
             subject.time_once()
@@ -336,38 +341,46 @@ def tokenizer(args, ceilings):
     return interleave(rows, args.rounds)
 
 
-def warm_up_runtimes():
-    """One tiny training step of each library, so that TensorFlow's and Keras' one-time
-    start-up is not counted as the first subject's memory."""
-    tiny = dict(num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32)
-    ids = np.ones((2, 8), "int32")
-    x = {"token_ids": ids, "padding_mask": ids, "mask_positions": ids[:, :2]}
-    ours = knlm.models.MaskedLanguageModel(
-        knlm.models.TransformerBackbone(vocabulary_size=32, sequence_length=8, **tiny)
-    )
-    theirs = keras_hub.models.BertMaskedLM(
-        keras_hub.models.BertBackbone(vocabulary_size=32, max_sequence_length=8, **tiny),
-        preprocessor=None,
-    )
-    for model, inputs in ((ours, x), (theirs, {**x, "segment_ids": 0 * ids})):
-        model.compile()
-        model.train_on_batch(inputs, ids[:, :2])
-
-
 COMPARISONS = {
     "training": training,
     "predict": predict,
     "generation": generation,
     "tokenizer": tokenizer,
 }
+# The `comparison` field of each one's rows -> its name above.
+COMPARISON_OF = {
+    "training mlm": "training", "training classifier": "training",
+    "predict": "predict", "generation": "generation", "tokenizer": "tokenizer",
+}
 
 
 # --- Reporting ---
 
 
+def memory(row):
+    if "peak_memory_mb" not in row:
+        return "-"
+    return f"{row['peak_memory_mb']:,} MB ({row['above_imports_mb']:,} MB)"
+
+
+def measure_memory(row, args):
+    """Peak resident memory of a child process that builds `row`'s subject and runs it once."""
+    command = [
+        sys.executable, __file__, "--child", "--only", COMPARISON_OF[row["comparison"]],
+        "--subject", row["subject"], "--precisions", row["precision"], "--rounds", "1",
+        "--steps", str(args.steps), "--sentences", str(args.sentences),
+        "--new-tokens", str(args.new_tokens), "--lines", str(args.lines),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    child = json.loads(result.stdout.strip().splitlines()[-1])
+    row["peak_memory_mb"] = child["peak_memory_mb"]
+    row["above_imports_mb"] = child["peak_memory_mb"] - child["imports_mb"]
+
+
 def markdown(rows, header):
     lines = [header, "", "| comparison | subject | precision | rate (median) | vs first | "
-             "cores busy | memory added | notes |", "|---|---|---|---|---|---|---|---|"]
+             "cores busy | peak memory (above imports) | notes |",
+             "|---|---|---|---|---|---|---|---|"]
     firsts = {}
     for row in rows:
         key = (row["comparison"], row["precision"])
@@ -379,7 +392,7 @@ def markdown(rows, header):
         lines.append(
             f"| {row['comparison']} | {row['subject']} | {row['precision']} | "
             f"{row['median']:,.0f} {row['unit']} | {first / row['median']:.2f}x | "
-            f"{row['cores_busy']} | {row['memory_added_mb']} MB | {notes} |"
+            f"{row['cores_busy']} | {memory(row)} | {notes} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -394,12 +407,25 @@ def main():
     parser.add_argument("--new-tokens", type=int, default=128)
     parser.add_argument("--lines", type=int, default=20000)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory children")
+    parser.add_argument("--subject", help=argparse.SUPPRESS)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.precisions = args.precisions.split(",")
     chosen = args.only.split(",")
     unknown = set(chosen) - set(COMPARISONS)
     if unknown:
         parser.error(f"unknown comparisons {sorted(unknown)}; choose from {list(COMPARISONS)}")
+
+    if args.child:  # build and run one subject once; print this process's peak memory
+        global ONLY_SUBJECT
+        ONLY_SUBJECT = args.subject
+        imports = resident_megabytes()
+        rows = COMPARISONS[chosen[0]](args, {p: 1.0 for p in args.precisions})
+        peak = peak_resident_megabytes()
+        assert len(rows) == 1, f"no single subject named {args.subject!r}"
+        print(json.dumps({"peak_memory_mb": round(peak), "imports_mb": round(imports)}))
+        return
 
     machine = {
         "cpu": cpu_description(),
@@ -412,7 +438,6 @@ def main():
                 "mixed_bfloat16": matmul_ceiling("bfloat16")}
     machine["matmul_ceiling_gflops"] = {k: round(v, 1) for k, v in ceilings.items()}
     print(f"matrix-product ceiling (GFLOP/s): {machine['matmul_ceiling_gflops']}", flush=True)
-    warm_up_runtimes()
     rows = []
     for name in chosen:
         start = time.perf_counter()
@@ -421,6 +446,10 @@ def main():
         for row in new:
             print(json.dumps(row), flush=True)
         print(f"[{name}: {time.perf_counter() - start:.0f} s]", flush=True)
+    if not args.no_memory:
+        for row in rows:
+            measure_memory(row, args)
+            print(f"memory: {row['subject']} ({row['precision']}): {memory(row)}", flush=True)
 
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
