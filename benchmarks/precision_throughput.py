@@ -41,12 +41,14 @@ def matmul_ceiling(dtype, n=2048, repeats=10):
     return 2 * n**3 / best / 1e9
 
 
-def step_flops():
-    """Matrix-product FLOPs of one training step (forward x 3: the backward pass costs two)."""
+def step_flops(predictions=PREDICTIONS, vocabulary=VOCABULARY):
+    """Matrix-product FLOPs of one BERT training step at the benchmark size (forward x 3: the
+    backward pass costs two), with a masked-LM head over `predictions` positions per
+    sequence (0: no vocabulary head)."""
     tokens = BATCH * LENGTH
     per_layer = 2 * tokens * (4 * HIDDEN * HIDDEN + 2 * HIDDEN * INTERMEDIATE)  # QKV, out, FFN
     per_layer += 2 * 2 * BATCH * LENGTH * LENGTH * HIDDEN  # scores and weighted values
-    head = 2 * BATCH * PREDICTIONS * (HIDDEN * HIDDEN + HIDDEN * VOCABULARY)
+    head = 2 * BATCH * predictions * (HIDDEN * HIDDEN + HIDDEN * vocabulary)
     return 3 * (LAYERS * per_layer + head)
 
 

@@ -29,6 +29,7 @@ subject is reused by the next); "above imports" subtracts the child's memory bef
 
 import argparse
 import gc
+import importlib.util
 import json
 import os
 import pathlib
@@ -50,6 +51,7 @@ import tensorflow as tf  # noqa: E402
 from common import cpu_description  # noqa: E402
 from common import minilm_folder  # noqa: E402
 from precision_throughput import matmul_ceiling  # noqa: E402
+from precision_throughput import step_flops  # noqa: E402
 
 import kerasnlm as knlm  # noqa: E402
 
@@ -178,15 +180,6 @@ def their_backbone():
     )
 
 
-def bert_step_flops(predictions):
-    """Matrix-product FLOPs of a BERT training step at the benchmark size (3x the forward)."""
-    hidden, inner, tokens = SIZE["hidden_dim"], SIZE["intermediate_dim"], BATCH * LENGTH
-    per_layer = 2 * tokens * (4 * hidden * hidden + 2 * hidden * inner)
-    per_layer += 2 * 2 * BATCH * LENGTH * LENGTH * hidden  # scores, weighted values
-    head = 2 * BATCH * predictions * (hidden * hidden + hidden * VOCABULARY)
-    return 3 * (SIZE["num_layers"] * per_layer + head)
-
-
 def training(args, ceilings):
     steps, rows = args.steps, []
     mlm_batches = masked_lm_batches()
@@ -202,7 +195,8 @@ def training(args, ceilings):
         return model
 
     for precision in args.precisions:
-        flops = {"mlm": bert_step_flops(PREDICTIONS), "classifier": bert_step_flops(0)}
+        # BERT's FLOPs, the work the step stands for, whatever shortcut it takes.
+        flops = {"mlm": step_flops(PREDICTIONS, VOCABULARY), "classifier": step_flops(0)}
         makers = {
             ("mlm", "kerasnlm MaskedLanguageModel"): lambda: training_work(
                 compiled(knlm.models.MaskedLanguageModel(our_backbone())), mlm_batches, steps
@@ -246,25 +240,27 @@ def predict(args, ceilings):
     source = SHARED_TEXT if SHARED_TEXT.exists() else knlm.data.samples.english_text("valid")
     sentences = knlm.data.read_text(str(source))[: args.sentences]
     folder, batch = minilm_folder(), 32
-    encoder = None
+
+    def on_sentences(make_encode):
+        return lambda: (lambda encode: lambda: encode(sentences))(make_encode())
 
     def ours():
-        nonlocal encoder
         encoder = knlm.models.SentenceEncoder.from_pretrained(folder)
-        return lambda: encoder.predict(sentences, batch_size=batch, verbose=0)
+        return lambda sentences: encoder.predict(sentences, batch_size=batch, verbose=0)
 
     makers = {
-        "kerasnlm SentenceEncoder.predict (defaults)": ours,
-        "keras-hub BertBackbone (padded to 128)": lambda: (
-            lambda encode: lambda: encode(sentences)
-        )(keras_hub_encoder(folder, batch, 128)),
+        "kerasnlm SentenceEncoder.predict (defaults)": on_sentences(ours),
+        "keras-hub BertBackbone (padded to 128)": on_sentences(
+            lambda: keras_hub_encoder(folder, batch, 128)
+        ),
     }
-    if sentence_transformers_encoder(folder, batch) is not None:
+    # Checked by import, not by loading the model a first time for nothing.
+    if importlib.util.find_spec("sentence_transformers") is not None:
         import torch
 
-        makers[f"sentence-transformers (torch {torch.__version__})"] = lambda: (
-            lambda encode: lambda: encode(sentences)
-        )(sentence_transformers_encoder(folder, batch))
+        makers[f"sentence-transformers (torch {torch.__version__})"] = on_sentences(
+            lambda: sentence_transformers_encoder(folder, batch)
+        )
     subjects = [
         build("predict", name, "sentences/s", make, len(sentences))
         for name, make in makers.items()
