@@ -50,6 +50,15 @@ JAX_SCRIPT = textwrap.dedent(
     mixed = knlm.layers.TransformerEncoder(4, 32, dtype="mixed_bfloat16")
     out, w = mixed(x, return_attention_scores=True)
     assert out.dtype == "bfloat16" and w.dtype == "float32"
+    # ALiBi: a jitted cached step, its position a traced index, equals the causal full pass.
+    alibi = knlm.layers.TransformerEncoder(4, 32, position_bias="alibi")
+    x = np.asarray(x)  # no Keras padding mask: a cached step has none either
+    full = np.asarray(alibi(x, use_causal_mask=True))
+    step = jax.jit(lambda token, cache, index: alibi(token, cache=cache, cache_index=index))
+    cache = np.zeros((2, 2, 4, 8, 4), "float32")
+    for i in range(8):
+        out, cache = step(x[:, i : i + 1], cache, i)
+        np.testing.assert_allclose(np.asarray(out)[:, 0], full[:, i], atol=1e-5)
 
     # 3. Bad ids are refused eagerly and at the fit boundary.
     with pytest.raises(ValueError, match="outside"):

@@ -104,6 +104,8 @@ def bert_config(backbone):
     unfit = []
     if backbone.position_encoding != "learned":
         unfit.append(f"position_encoding={backbone.position_encoding!r} (BERT learns positions)")
+    if backbone.position_bias is not None:
+        unfit.append(f"position_bias={backbone.position_bias!r} (BERT has no attention bias)")
     if backbone.normalize_first:
         unfit.append("normalize_first=True (BERT's blocks are post-norm)")
     if not backbone.normalize_embeddings:

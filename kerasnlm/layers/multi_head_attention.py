@@ -5,6 +5,7 @@ from keras import ops
 
 from kerasnlm.layers.dropout import Dropout
 from kerasnlm.layers.fused_dense import FusedDense
+from kerasnlm.utils.arguments import one_of
 from kerasnlm.utils.arguments import positive_integer
 from kerasnlm.utils.arguments import rate
 from kerasnlm.utils.initializers import clone_initializer
@@ -12,6 +13,9 @@ from kerasnlm.utils.initializers import clone_initializer
 # Added to the scores of masked keys. Finite, so a row whose keys are all masked (a sequence of
 # padding only) gives uniform weights instead of NaN; scores are float32 here, so it is exact.
 MASKED_SCORE = -1e9
+
+# What `MultiHeadAttention(position_bias=...)` may add to the scores: nothing, or ALiBi's.
+POSITION_BIASES = (None, "alibi")
 
 
 def merge_attention_masks(
@@ -76,7 +80,37 @@ def gather_positions(x, positions):
     return ops.take_along_axis(x, positions[:, :, None], axis=1)
 
 
-def attend(query, key, value, attention_mask, weights_dropout, training=None):
+def alibi_bias(num_heads, query_positions, key_length):
+    """ALiBi's score bias: `-slope[h] * |i - j|` for query position i and key position j.
+
+    Head h's slope is `2 ** (-8 * (h + 1) / num_heads)` (1/4, 1/16, 1/64, 1/256 for 4 heads):
+    the first heads look mostly at near neighbours, the last ones almost evenly everywhere.
+    Nothing is trained. From step 0 every position then reads its neighbours, which a masked
+    position needs to be predicted at all; learned absolute positions must first be learned
+    to do the same (see `configs/pretrain_mlm.yaml` for what that costs). The distance is
+    symmetric, as in bidirectional uses of ALiBi (MosaicBERT); learned or sinusoidal position
+    vectors, kept beside it, tell left from right.
+
+    Args:
+        num_heads: int.
+        query_positions: int `(batch or 1, query_length)`, each query's position.
+        key_length: int or scalar tensor; keys are positions `0 ... key_length - 1`.
+
+    Returns:
+        float32 `(batch or 1, num_heads, query_length, key_length)`.
+
+    References:
+        - [Press et al., 2022](https://arxiv.org/abs/2108.12409)
+    """
+    slopes = ops.convert_to_tensor(
+        [2.0 ** (-8.0 * (h + 1) / num_heads) for h in range(num_heads)], "float32"
+    )
+    query_positions = ops.cast(query_positions, "int32")
+    distance = ops.abs(query_positions[:, :, None] - ops.arange(key_length)[None, None, :])
+    return -ops.cast(distance, "float32")[:, None] * slopes[None, :, None, None]
+
+
+def attend(query, key, value, attention_mask, weights_dropout, training=None, bias=None):
     """Scaled dot-product attention of every head at once.
 
     Args:
@@ -84,6 +118,8 @@ def attend(query, key, value, attention_mask, weights_dropout, training=None):
         key, value: `(batch, heads, key_length, head_dim)`.
         attention_mask: None or boolean, broadcastable to `(batch, query_length, key_length)`.
         weights_dropout: a `keras.layers.Dropout` applied to the attention weights.
+        bias: None or float32, broadcastable to `(batch, heads, query_length, key_length)`,
+            added to the scores before masking (a position bias such as `alibi_bias`).
 
     Returns:
         `(mixed, weights)`: the weighted values `(batch, heads, query_length, head_dim)` in the
@@ -92,6 +128,8 @@ def attend(query, key, value, attention_mask, weights_dropout, training=None):
     query = query * ops.cast(1.0 / math.sqrt(ops.shape(query)[-1]), query.dtype)
     # Scores in float32 whatever the compute dtype: bfloat16 softmax loses whole tokens.
     scores = ops.cast(ops.matmul(query, ops.transpose(key, (0, 1, 3, 2))), "float32")
+    if bias is not None:
+        scores = scores + bias
     if attention_mask is not None:
         scores = ops.where(attention_mask[:, None], scores, MASKED_SCORE)
     weights = ops.softmax(scores, axis=-1)
@@ -173,6 +211,8 @@ class MultiHeadAttention(BaseAttention):
         dropout: float in [0, 1), dropout on the attention weights.
         kernel_initializer: initializer of the projection matrices.
         bias_initializer: initializer of the projection biases.
+        position_bias: None, or `"alibi"` to add ALiBi's distance penalty to the scores
+            (`alibi_bias`), which makes attention to near neighbours the starting point.
         **kwargs: passed to `keras.layers.Layer`.
 
     Call arguments:
@@ -202,8 +242,13 @@ class MultiHeadAttention(BaseAttention):
         - [Vaswani et al., 2017](https://arxiv.org/abs/1706.03762)
     """
 
+    def __init__(self, num_heads, dropout=0.0, position_bias=None, **kwargs):
+        super().__init__(num_heads, dropout, **kwargs)
+        self.position_bias = one_of("position_bias", position_bias, POSITION_BIASES)
+
     def build(self, input_shape):
         self.set_head_sizes(input_shape[-1])
+
         def dense(units, name):
             # Fresh initializers for each projection: one shared instance would draw the same
             # numbers twice, starting the output kernel as a copy of the query kernel.
@@ -251,9 +296,14 @@ class MultiHeadAttention(BaseAttention):
             key = ops.slice_update(cache[:, 0], start, ops.cast(key, cache.dtype))
             value = ops.slice_update(cache[:, 1], start, ops.cast(value, cache.dtype))
             cache = ops.stack([key, value], axis=1)
+        bias = None
+        if self.position_bias == "alibi":
+            if query_positions is None:
+                query_positions = ops.arange(length)[None] + cache_index
+            bias = alibi_bias(self.num_heads, query_positions, ops.shape(key)[2])
 
         mixed, weights = attend(
-            query, key, value, attention_mask, self.weights_dropout, training
+            query, key, value, attention_mask, self.weights_dropout, training, bias
         )
         outputs = self.output_projection(merge_heads(mixed))
         if cache is not None:
@@ -264,3 +314,6 @@ class MultiHeadAttention(BaseAttention):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "position_bias": self.position_bias}

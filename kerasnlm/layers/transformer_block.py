@@ -4,8 +4,10 @@ import keras
 
 from kerasnlm.layers.dropout import Dropout
 from kerasnlm.layers.fused_dense import FusedDense
+from kerasnlm.layers.multi_head_attention import POSITION_BIASES
 from kerasnlm.layers.multi_head_attention import MultiHeadAttention
 from kerasnlm.utils.activations import get_activation
+from kerasnlm.utils.arguments import one_of
 from kerasnlm.utils.arguments import positive_integer
 from kerasnlm.utils.arguments import positive_number
 from kerasnlm.utils.arguments import rate
@@ -36,6 +38,7 @@ class BaseTransformerBlock(keras.layers.Layer):
         layer_norm_epsilon=1e-5,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        position_bias=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -47,6 +50,7 @@ class BaseTransformerBlock(keras.layers.Layer):
         self.layer_norm_epsilon = positive_number("layer_norm_epsilon", layer_norm_epsilon)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.position_bias = one_of("position_bias", position_bias, POSITION_BIASES)
         self.supports_masking = True
 
     def pre_norm(self, norm, x):
@@ -76,8 +80,8 @@ class BaseTransformerBlock(keras.layers.Layer):
     def build_self_attention(self, input_shape):
         """The self-attention sub-block's sublayers: `self_attention` and its norm."""
         self.self_attention = MultiHeadAttention(
-            self.num_heads, self.dropout, dtype=self.dtype_policy, name="self_attention",
-            **self.initializers(),
+            self.num_heads, self.dropout, position_bias=self.position_bias,
+            dtype=self.dtype_policy, name="self_attention", **self.initializers(),
         )
         self.self_attention.build(input_shape)
         self.self_attention_norm = self.layer_norm("self_attention_norm", input_shape)
@@ -109,6 +113,7 @@ class BaseTransformerBlock(keras.layers.Layer):
                 "layer_norm_epsilon": self.layer_norm_epsilon,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                "position_bias": self.position_bias,
             }
         )
         return config

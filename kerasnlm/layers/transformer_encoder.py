@@ -33,6 +33,8 @@ class TransformerEncoder(BaseTransformerBlock):
         layer_norm_epsilon: float, LayerNorm epsilon.
         kernel_initializer: initializer of every dense kernel.
         bias_initializer: initializer of every dense bias.
+        position_bias: None, or `"alibi"` for ALiBi's distance penalty on the attention scores
+            (see `MultiHeadAttention`).
         **kwargs: passed to `keras.layers.Layer`.
 
     Call arguments:

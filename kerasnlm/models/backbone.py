@@ -54,6 +54,10 @@ class TransformerBackbone(Model):
         intermediate_dim: int, width of each block's feed-forward layer.
         dropout: float in [0, 1), after the embedding and inside every block.
         position_encoding: `"learned"` or `"sinusoidal"`.
+        position_bias: None, or `"alibi"`: every block's attention scores also get ALiBi's
+            penalty on the distance between query and key (`kerasnlm.layers.
+            multi_head_attention.alibi_bias`), so attention starts out local. A masked-LM
+            learns far faster with it: measured in `configs/pretrain_mlm.yaml`.
         activation: feed-forward activation (`"gelu"` is the exact erf GELU,
             `"gelu_approximate"` its tanh approximation).
         normalize_first: bool, pre-norm blocks (plus a final LayerNorm) if true, post-norm
@@ -103,6 +107,7 @@ class TransformerBackbone(Model):
         intermediate_dim,
         dropout=0.1,
         position_encoding="learned",
+        position_bias=None,
         activation="gelu",
         normalize_first=False,
         layer_norm_epsilon=1e-5,
@@ -171,6 +176,7 @@ class TransformerBackbone(Model):
                 activation=activation,
                 normalize_first=normalize_first,
                 layer_norm_epsilon=layer_norm_epsilon,
+                position_bias=position_bias,
                 dtype=dtype,
                 name=f"encoder_{i}",
             )
@@ -211,6 +217,7 @@ class TransformerBackbone(Model):
         self.intermediate_dim = intermediate_dim
         self.dropout = dropout
         self.position_encoding = position_encoding
+        self.position_bias = position_bias
         self.activation = activation
         self.normalize_first = normalize_first
         self.layer_norm_epsilon = layer_norm_epsilon
@@ -417,6 +424,7 @@ class TransformerBackbone(Model):
             "intermediate_dim": self.intermediate_dim,
             "dropout": self.dropout,
             "position_encoding": self.position_encoding,
+            "position_bias": self.position_bias,
             "activation": (
                 self.activation if isinstance(self.activation, str)
                 else keras.activations.serialize(get_activation(self.activation))

@@ -83,7 +83,7 @@ class ElectraPretrainer(Task):
         positive_number("discriminator_weight", discriminator_weight)
         settings = dict(
             dropout=backbone.dropout, activation=backbone.activation,
-            normalize_first=backbone.normalize_first,
+            normalize_first=backbone.normalize_first, position_bias=backbone.position_bias,
             layer_norm_epsilon=backbone.layer_norm_epsilon, dtype=backbone.dtype_policy,
         )
 

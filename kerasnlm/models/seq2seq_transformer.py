@@ -123,7 +123,8 @@ class Seq2SeqTransformer(Task):
             TransformerDecoder(
                 backbone.num_heads, backbone.intermediate_dim, dropout=backbone.dropout,
                 activation=backbone.activation, normalize_first=backbone.normalize_first,
-                layer_norm_epsilon=backbone.layer_norm_epsilon, dtype=dtype, name=f"decoder_{i}",
+                layer_norm_epsilon=backbone.layer_norm_epsilon,
+                position_bias=backbone.position_bias, dtype=dtype, name=f"decoder_{i}",
             )
             for i in range(num_decoder_layers)
         ]

@@ -219,6 +219,8 @@ class BackboneSettings:
     intermediate_dim: int = 1024
     dropout: float = 0.1
     position_encoding: str = "learned"
+    # None, or "alibi": a fixed distance penalty on attention scores (see TransformerBackbone).
+    position_bias: str = None
     normalize_first: bool = False
     # A LayerNorm on the summed embeddings (BERT's): the token vectors then enter the residual
     # stream at unit scale instead of the initializer's 0.02, which masked-LM pretraining needs
@@ -236,6 +238,7 @@ class BackboneSettings:
             intermediate_dim=self.intermediate_dim,
             dropout=self.dropout,
             position_encoding=self.position_encoding,
+            position_bias=self.position_bias,
             normalize_first=self.normalize_first,
             normalize_embeddings=self.normalize_embeddings,
             dtype=dtype,

@@ -97,8 +97,11 @@ def test_save_pretrained_refuses_what_bert_cannot_hold(tmp_path):
     scratch = TransformerBackbone(
         vocabulary_size=50, sequence_length=8, num_layers=1, num_heads=2, hidden_dim=8,
         intermediate_dim=16, normalize_first=True, position_encoding="sinusoidal",
+        position_bias="alibi",
     )
-    with pytest.raises(ValueError, match="sinusoidal.*normalize_first=True.*normalize_embeddings"):
+    with pytest.raises(
+        ValueError, match="sinusoidal.*position_bias='alibi'.*normalize_first=True.*normalize_emb"
+    ):
         scratch.save_pretrained(tmp_path)
     assert not os.listdir(tmp_path)
     # BERT-shaped without segments: saved with two all-zero segment vectors, same outputs.

@@ -71,9 +71,11 @@ def test_self_attention_is_causal_and_source_padding_is_unseen():
     np.testing.assert_allclose(padded[0], before[0], atol=1e-6)
 
 
-@pytest.mark.parametrize("normalize_first", [False, True])
-def test_cached_decoding_matches_the_full_pass(normalize_first):
-    decoder = TransformerDecoder(num_heads=4, intermediate_dim=32, normalize_first=normalize_first)
+@pytest.mark.parametrize(
+    "options", [dict(normalize_first=False), dict(normalize_first=True, position_bias="alibi")]
+)
+def test_cached_decoding_matches_the_full_pass(options):
+    decoder = TransformerDecoder(num_heads=4, intermediate_dim=32, **options)
     full = numpy(decoder(TARGETS, ENCODED, encoder_padding_mask=SOURCE_MASK))
     cross = decoder.cross_attention.context_cache(ENCODED)
     cache = np.zeros((2, 2, 4, 6, 4), "float32")

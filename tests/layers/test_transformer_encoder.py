@@ -13,11 +13,13 @@ INPUTS = RNG.normal(size=(2, 6, 16)).astype("float32")
 PADDING_MASK = np.array([[1, 1, 1, 1, 0, 0], [1] * 6], dtype="int32")
 
 
-@pytest.mark.parametrize("normalize_first", [False, True])
-def test_layer_contract(normalize_first, tmp_path):
+@pytest.mark.parametrize(
+    "options", [dict(normalize_first=False), dict(normalize_first=True, position_bias="alibi")]
+)
+def test_layer_contract(options, tmp_path):
     run_layer_test(
         TransformerEncoder,
-        dict(num_heads=4, intermediate_dim=32, normalize_first=normalize_first),
+        dict(num_heads=4, intermediate_dim=32, **options),
         {"inputs": INPUTS, "padding_mask": PADDING_MASK},
         expected_output_shape=(2, 6, 16),
         tmp_path=tmp_path,
@@ -42,7 +44,9 @@ def test_matches_keras_hub(normalize_first, activation):
     np.testing.assert_allclose(actual[real], expected[real], atol=1e-5)
 
 
-@pytest.mark.parametrize("normalize_first", [False, True])
+@pytest.mark.parametrize(
+    "options", [dict(normalize_first=False), dict(normalize_first=True, position_bias="alibi")]
+)
 @pytest.mark.parametrize(
     "masks",
     [
@@ -52,8 +56,8 @@ def test_matches_keras_hub(normalize_first, activation):
     ],
     ids=["padding", "padding_and_causal", "attention_mask"],
 )
-def test_query_positions_give_those_rows_of_the_full_output(normalize_first, masks):
-    encoder = TransformerEncoder(num_heads=4, intermediate_dim=32, normalize_first=normalize_first)
+def test_query_positions_give_those_rows_of_the_full_output(options, masks):
+    encoder = TransformerEncoder(num_heads=4, intermediate_dim=32, **options)
     positions = np.array([[3, 0, 3], [5, 1, 2]])
     full, full_weights = encoder(INPUTS, return_attention_scores=True, **masks)
     rows, weights = encoder(
@@ -112,6 +116,36 @@ def test_causal_mask_hides_the_future():
     _, weights = encoder(INPUTS, use_causal_mask=True, return_attention_scores=True)
     upper = np.triu(np.ones((6, 6), bool), k=1)
     assert np.all(keras.ops.convert_to_numpy(weights)[..., upper] == 0)
+
+
+@pytest.mark.parametrize("position_bias", [None, "alibi"])
+def test_cached_decoding_matches_the_causal_full_pass(position_bias):
+    # With ALiBi the cached step must place its one query at `cache_index`, not at 0.
+    encoder = TransformerEncoder(num_heads=4, intermediate_dim=32, position_bias=position_bias)
+    full = keras.ops.convert_to_numpy(encoder(INPUTS, use_causal_mask=True))
+    cache = np.zeros((2, 2, 4, 8, 4), "float32")
+    steps = []
+    for i in range(6):
+        step, cache = encoder(INPUTS[:, i : i + 1], cache=cache, cache_index=i)
+        steps.append(keras.ops.convert_to_numpy(step))
+    np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
+
+
+def test_alibi_makes_near_keys_count_more_from_the_start():
+    # Same weights, with and without the bias: ALiBi pulls each query's attention towards its
+    # neighbours, so the mean attended distance falls.
+    plain = TransformerEncoder(num_heads=4, intermediate_dim=32)
+    alibi = TransformerEncoder(num_heads=4, intermediate_dim=32, position_bias="alibi")
+    plain(INPUTS)
+    alibi(INPUTS)
+    alibi.set_weights(plain.get_weights())
+    distance = np.abs(np.arange(6)[:, None] - np.arange(6)[None, :])
+    mean_distance = {
+        name: float((np.asarray(encoder(INPUTS, return_attention_scores=True)[1]) * distance)
+                    .sum(-1).mean())
+        for name, encoder in [("plain", plain), ("alibi", alibi)]
+    }
+    assert mean_distance["alibi"] < mean_distance["plain"] - 0.1
 
 
 def test_attention_mask_combines_with_padding_mask():

@@ -37,7 +37,7 @@ def test_outputs_and_token_embedding():
     [
         dict(),
         dict(position_encoding="sinusoidal"),
-        dict(normalize_first=True, dropout=0.0),
+        dict(normalize_first=True, dropout=0.0, position_bias="alibi"),
         dict(num_segments=2, normalize_embeddings=True, use_pooler=True,
              activation="gelu_approximate", layer_norm_epsilon=1e-12),
     ],
