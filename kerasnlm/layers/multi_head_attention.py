@@ -275,18 +275,21 @@ class MultiHeadAttention(BaseAttention):
         return_attention_scores=False,
         query_positions=None,
     ):
+        if query_positions is not None and cache is not None:
+            raise ValueError("`query_positions` is not supported with a key/value `cache`.")
         length = ops.shape(inputs)[1]
         projected = self.query_key_value(inputs)
-        # (batch, length, 3 * hidden) -> three (batch, heads, length, head_dim) tensors.
-        qkv = ops.reshape(projected, (-1, length, 3, self.num_heads, self.head_dim))
-        query, key, value = ops.unstack(ops.transpose(qkv, (2, 0, 3, 1, 4)), 3, axis=0)
-        if query_positions is not None:
-            if cache is not None:
-                raise ValueError("`query_positions` is not supported with a key/value `cache`.")
+        # (batch, length, n * hidden) -> n tensors (batch, heads, length, head_dim): queries,
+        # keys and values, or with `query_positions` keys and values only (the queries come
+        # from the picked rows alone).
+        if query_positions is None:
+            query, key, value = self.split_projection(projected, 3)
+        else:
             query = split_heads(
                 gather_positions(projected[..., : self.hidden_dim], query_positions),
                 self.num_heads,
             )
+            key, value = self.split_projection(projected[..., self.hidden_dim :], 2)
             if attention_mask is not None:
                 attention_mask = gather_positions(attention_mask, query_positions)
         if cache is not None:
@@ -311,6 +314,13 @@ class MultiHeadAttention(BaseAttention):
         if return_attention_scores:
             return outputs, weights
         return outputs
+
+    def split_projection(self, projected, parts):
+        """`(batch, length, parts * hidden)` -> `parts` tensors `(batch, heads, length,
+        head_dim)`, in one transpose."""
+        length = ops.shape(projected)[1]
+        split = ops.reshape(projected, (-1, length, parts, self.num_heads, self.head_dim))
+        return ops.unstack(ops.transpose(split, (2, 0, 3, 1, 4)), parts, axis=0)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -253,6 +253,8 @@ class TransformerBackbone(Model):
             output_positions: int `(batch, n)`: return only the vectors at these positions,
                 `(batch, n, hidden_dim)`. The same numbers as indexing the full output, but the
                 last block computes only these (a masked-LM head reads 15% of the positions).
+                With `return_attention_scores`, the last block's weights are then
+                `(batch, num_heads, n, length)`.
 
         Returns:
             float32 `(batch, length, hidden_dim)` (`(batch, n, hidden_dim)` with
@@ -267,10 +269,8 @@ class TransformerBackbone(Model):
         x = self.embed(token_ids, segment_ids, cache_index=cache_index, training=training)
 
         last = len(self.encoder_layers) - 1
-        if output_positions is not None and (cache is not None or return_attention_scores):
-            raise ValueError(
-                "`output_positions` is not supported with a `cache` or `return_attention_scores`."
-            )
+        if output_positions is not None and cache is not None:
+            raise ValueError("`output_positions` is not supported with a key/value `cache`.")
 
         def block(i, encoder, x, layer_cache):
             if layer_cache is not None:

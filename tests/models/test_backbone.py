@@ -61,6 +61,25 @@ def test_config_round_trip_and_keras_file(variant, tmp_path):
         np.testing.assert_array_equal(numpy_outputs(reloaded)[key], expected[key])
 
 
+def test_output_positions_give_those_rows_and_attention_rows():
+    backbone = TransformerBackbone(**CONFIG, position_bias="alibi")
+    ids = np.array([[2, 15, 27, 9, 3, 0], [2, 8, 8, 11, 12, 3]])
+    positions = np.array([[1, 3], [5, 0]])
+    full, full_weights = backbone.encode(ids, ids != 0, return_attention_scores=True)
+    rows, weights = backbone.encode(
+        ids, ids != 0, return_attention_scores=True, output_positions=positions
+    )
+    np.testing.assert_allclose(
+        rows, np.take_along_axis(np.asarray(full), positions[:, :, None], 1), atol=1e-5
+    )
+    for before, after in zip(full_weights[:-1], weights[:-1]):
+        np.testing.assert_array_equal(before, after)
+    last = np.take_along_axis(np.asarray(full_weights[-1]), positions[:, None, :, None], 2)
+    np.testing.assert_allclose(weights[-1], last, atol=1e-6)
+    with pytest.raises(ValueError, match="`output_positions` is not supported with a key/value"):
+        backbone.encode(ids[:, :1], cache=backbone.initial_cache(2, 6), output_positions=positions)
+
+
 def test_bert_options_segments_embedding_norm_and_pooler():
     backbone = TransformerBackbone(
         **CONFIG, num_segments=2, normalize_embeddings=True, use_pooler=True, dropout=0.0
