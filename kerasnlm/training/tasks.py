@@ -34,6 +34,9 @@ class ReadingSettings:
     sequence_length: int
     target_sequence_length: int
     bleu_examples: int
+    # Classification's training batches group texts of similar length (see
+    # `data.classification_dataset`); the other tasks refuse it (FinetuneConfig).
+    bucket_by_length: bool = False
 
     def __post_init__(self):
         positive_integer("batch_size", self.batch_size)
@@ -236,7 +239,8 @@ class Classification(NamedTargetsTask):
         return data.classification_dataset(
             inputs[0], ids, encoders.tokenizer, sequence_length=reading.sequence_length,
             text_pairs=inputs[1] if len(inputs) > 1 else None,
-            num_classes=len(encoders.names), **_batching(reading, shuffle, seed),
+            num_classes=len(encoders.names), bucket_by_length=reading.bucket_by_length,
+            **_batching(reading, shuffle, seed),
         )
 
 

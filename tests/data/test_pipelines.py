@@ -543,3 +543,35 @@ def test_pad_to_multiple_of_trims_padding_without_changing_content(tokenizer):
     assert x["encoder_token_ids"].shape[1] < 64 and y.shape == x["decoder_token_ids"].shape
     with pytest.raises(ValueError, match="`pad_to_multiple_of` must be a positive int"):
         knlm.data.classification_dataset(texts, labels, tokenizer, pad_to_multiple_of=0)
+
+
+@pytest.mark.parametrize("pairs", [False, True], ids=["texts", "pairs"])
+def test_bucket_by_length_keeps_every_example_and_pads_less(tokenizer, pairs):
+    texts, labels = knlm.data.read_tsv(samples.sst2("train"))
+    texts, labels = texts[:600], labels[:600]
+    text_pairs = texts[::-1] if pairs else None
+
+    def run(bucket, seed):
+        ds = knlm.data.classification_dataset(
+            texts, labels, tokenizer, sequence_length=64, batch_size=16, text_pairs=text_pairs,
+            pad_to_multiple_of=8, seed=seed, bucket_by_length=bucket,
+        )
+        examples, padded, batches = [], 0, []
+        for x, y, w in ds:
+            ids, mask = x["token_ids"].numpy(), x["padding_mask"].numpy()
+            padded += ids.size
+            longest = int(mask.sum(axis=1).max())
+            assert ids.shape[1] % 8 == 0 and longest <= ids.shape[1] < longest + 8
+            examples += [(tuple(row[m]), label) for row, m, label in zip(ids, mask, y.numpy())]
+            batches.append(ids.shape[1])
+        return sorted(examples), padded, batches
+
+    plain, plain_padded, _ = run(False, 0)
+    bucketed, bucketed_padded, lengths = run(True, 0)
+    assert bucketed == plain and len(plain) == 600  # same examples, same labels, once each
+    assert bucketed_padded < 0.8 * plain_padded
+    # Random order of lengths, not sorted; and a new order with another seed.
+    assert lengths != sorted(lengths) and lengths != sorted(lengths, reverse=True)
+    assert run(True, 1)[2] != lengths
+    with pytest.raises(ValueError, match="`bucket_by_length=True` needs `pad_to_multiple_of`"):
+        knlm.data.classification_dataset(texts, labels, tokenizer, bucket_by_length=True)

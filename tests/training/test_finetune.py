@@ -35,7 +35,7 @@ def test_classification_from_a_pretrained_backbone_keeps_the_best_dev_epoch(pret
     config = knlm.training.FinetuneConfig(
         task="classification", train=samples.sst2("train"), dev=samples.sst2("dev"),
         output_dir=str(tmp_path), backbone=path, sequence_length=48, epochs=3,
-        learning_rate=1e-3, max_train_examples=320, verbose=0,
+        learning_rate=1e-3, max_train_examples=320, bucket_by_length=True, verbose=0,
     )
     model, results = knlm.training.finetune(config)
     assert isinstance(model, knlm.models.SequenceClassifier)
@@ -208,6 +208,12 @@ def test_bad_configurations(pretrained, tmp_path):
                 output_dir=str(tmp_path), verbose=0, max_train_examples=64)
     with pytest.raises(ValueError, match="`task` must be one of"):
         knlm.training.FinetuneConfig(**{**base, "task": "ner"})
+    with pytest.raises(ValueError, match="`bucket_by_length` is for `task: classification`"):
+        knlm.training.FinetuneConfig(**{
+            **base, "task": "token_classification", "train": samples.wnut17("train"),
+            "dev": samples.wnut17("dev"), "bucket_by_length": True})
+    with pytest.raises(ValueError, match="`bucket_by_length: true` needs `pad_to_multiple_of`"):
+        knlm.training.FinetuneConfig(**base, bucket_by_length=True, pad_to_multiple_of=None)
     with pytest.raises(FileNotFoundError, match="`train`: no file at"):
         knlm.training.FinetuneConfig(**{**base, "train": str(tmp_path / "missing.tsv")})
     with pytest.raises(ValueError, match="exceeds the pretrained backbone's \\(48\\)"):
