@@ -432,46 +432,50 @@ def classification_dataset(
             "`bucket_by_length=True` needs `pad_to_multiple_of`: without it every batch is "
             "padded to `sequence_length`, whatever its texts' lengths."
         )
-    ds = tf.data.Dataset.from_tensor_slices((inputs, tf.constant(labels, tf.int32)))
-    if shuffle:
-        ds = ds.shuffle(len(texts), seed=seed)
 
-    def pack(inputs, labels):
+    def pack(inputs, labels, *length):
         texts, pairs = inputs if text_pairs is not None else (inputs, None)
         x = packing.pack_texts(tokenizer, texts, sequence_length, pairs, pad_to_multiple_of)
         return x, labels, tf.ones_like(labels, tf.float32)
 
+    examples = (inputs, tf.constant(labels, tf.int32))
     if bucket_by_length and shuffle:
+        lengths = _framed_lengths(tokenizer, texts, text_pairs, sequence_length)
+        ds = tf.data.Dataset.from_tensor_slices(examples + (lengths,))
         batches = _length_buckets(
-            ds, lambda inputs, labels: _framed_length(tokenizer, inputs, text_pairs is not None),
-            batch_size, pad_to_multiple_of, sequence_length,
+            ds.shuffle(len(texts), seed=seed), lengths, batch_size, pad_to_multiple_of,
+            sequence_length,
         )
     else:
-        batches = ds.batch(batch_size)
+        ds = tf.data.Dataset.from_tensor_slices(examples)
+        batches = (ds.shuffle(len(texts), seed=seed) if shuffle else ds).batch(batch_size)
     return _finish(batches.map(pack, num_parallel_calls=AUTOTUNE))
 
 
-def _framed_length(tokenizer, inputs, is_pair):
-    """How many pieces one example takes once framed: `[CLS] a [SEP]` or `[CLS] a [SEP] b
-    [SEP]` (before truncation)."""
-    if is_pair:
-        first, second = inputs
-        return tf.size(tokenizer(first)) + tf.size(tokenizer(second)) + 3
-    return tf.size(tokenizer(inputs)) + 2
+def _framed_lengths(tokenizer, texts, text_pairs, sequence_length):
+    """int32 numpy `(examples,)`: the pieces each example takes once framed, `[CLS] a [SEP]`
+    or `[CLS] a [SEP] b [SEP]`, at most `sequence_length`."""
+    lengths = tokenizer(texts).row_lengths() + 2
+    if text_pairs is not None:
+        lengths += tokenizer(text_pairs).row_lengths() + 1
+    return np.minimum(lengths.numpy(), sequence_length).astype("int32")
 
 
-def _length_buckets(examples, length_of, batch_size, multiple, sequence_length):
-    """Batches of `examples` whose lengths (`length_of(*example)`) round up to the same
-    multiple of `multiple`; longer than `sequence_length` counts as `sequence_length`. The
-    examples are tokenized once more for their length here: the input pipeline has ample
-    headroom over the training step (benchmarks/pipeline_throughput.py)."""
+def _length_buckets(examples, lengths, batch_size, multiple, sequence_length):
+    """Batches of `(inputs, label, length)` examples whose lengths round up to the same
+    multiple of `multiple`, in the order the groups fill. `lengths` (all of them, numpy)
+    give the number of batches, so the dataset has a known length: Keras' progress bar and
+    `finetune`'s schedule count the real steps."""
     boundaries = list(range(multiple + 1, sequence_length + 1, multiple))
-    return examples.bucket_by_sequence_length(
-        lambda *example: tf.minimum(length_of(*example), sequence_length),
+    groups = np.bincount(np.searchsorted(boundaries, lengths, side="right"))
+    batches = examples.bucket_by_sequence_length(
+        lambda inputs, label, length: length,
         bucket_boundaries=boundaries,
         bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
         no_padding=True,
     )
+    count = int(sum(-(-n // batch_size) for n in groups))
+    return batches.apply(tf.data.experimental.assert_cardinality(count))
 
 
 def _ragged_words(token_lists, name="token_lists"):

@@ -305,10 +305,9 @@ def _read_files(config, task, reading):
     return train, names, evaluation
 
 
-def _fit(config, task, model, train, dev, encoders, reading):
-    """Trains `model`, keeping its best dev epoch in best.keras and the history in
-    history.csv; returns the path of best.keras."""
-    train_batches = task.dataset(*train, encoders, reading, shuffle=True, seed=config.seed)
+def _fit(config, task, model, train_batches, dev, encoders, reading):
+    """Trains `model` on `train_batches`, keeping its best dev epoch in best.keras and the
+    history in history.csv; returns the path of best.keras."""
     dev_batches = task.dataset(*dev, encoders, reading)
     monitor, mode = task.monitor
     best_path = _output(config, "best.keras")
@@ -359,17 +358,21 @@ def finetune(config):
     if target_tokenizer is not None:
         target_tokenizer.save_vocabulary(_output(config, "target_vocab.txt"))
     encoders = Encoders(tokenizer, target_tokenizer, names)
+    train_batches = task.dataset(*train, encoders, reading, shuffle=True, seed=config.seed)
+    steps_per_epoch = int(train_batches.cardinality())
+    if steps_per_epoch < 0:  # unknown: full batches and one smaller last one
+        steps_per_epoch = math.ceil(len(train[1]) / config.batch_size)
     with strategy.scope():
         backbone = _backbone(config, tokenizer, precision)
         model = task.build_model(backbone, encoders, **task.model_settings(config))
         _freeze(config, backbone)
         compile_with_recipe(
-            model, config.epochs * math.ceil(len(train[1]) / config.batch_size),
+            model, config.epochs * steps_per_epoch,
             learning_rate=config.learning_rate, warmup_ratio=config.warmup_ratio,
             decay=config.decay, weight_decay=config.weight_decay,
             layer_decay=config.layer_decay, verbose=config.verbose != 0,
         )
-    best_path = _fit(config, task, model, train, evaluation["dev"], encoders, reading)
+    best_path = _fit(config, task, model, train_batches, evaluation["dev"], encoders, reading)
 
     with strategy.scope():
         best = load_keras_file(best_path)
