@@ -389,7 +389,7 @@ def classification_dataset(
             whose lengths round up to the same multiple, so that a batch of short texts is not
             padded to one long one (as Hugging Face's `group_by_length`). Batches still come
             in random order, each epoch anew; each length group's last batch may be smaller.
-            On SST-2's short training phrases this pads 2.5x fewer pieces than random batches.
+            On SST-2's short training phrases this pads 2.2x fewer pieces than random batches.
 
     Example:
     ```python
@@ -427,11 +427,7 @@ def classification_dataset(
         inputs = (texts, _string_list(text_pairs, "text_pairs"))
         if len(inputs[1]) != len(texts):
             raise ValueError(f"`text_pairs` must hold one text per text ({len(texts)}).")
-    if bucket_by_length and pad_to_multiple_of is None:
-        raise ValueError(
-            "`bucket_by_length=True` needs `pad_to_multiple_of`: without it every batch is "
-            "padded to `sequence_length`, whatever its texts' lengths."
-        )
+    _check_buckets(bucket_by_length, pad_to_multiple_of)
 
     def pack(inputs, labels, *length):
         texts, pairs = inputs if text_pairs is not None else (inputs, None)
@@ -439,17 +435,31 @@ def classification_dataset(
         return x, labels, tf.ones_like(labels, tf.float32)
 
     examples = (inputs, tf.constant(labels, tf.int32))
+    lengths = None
     if bucket_by_length and shuffle:
         lengths = _framed_lengths(tokenizer, texts, text_pairs, sequence_length)
-        ds = tf.data.Dataset.from_tensor_slices(examples + (lengths,))
-        batches = _length_buckets(
-            ds.shuffle(len(texts), seed=seed), lengths, batch_size, pad_to_multiple_of,
-            sequence_length,
-        )
-    else:
-        ds = tf.data.Dataset.from_tensor_slices(examples)
-        batches = (ds.shuffle(len(texts), seed=seed) if shuffle else ds).batch(batch_size)
+    batches = _batches(examples, lengths, batch_size, shuffle, seed, pad_to_multiple_of)
     return _finish(batches.map(pack, num_parallel_calls=AUTOTUNE))
+
+
+def _check_buckets(bucket_by_length, pad_to_multiple_of):
+    if bucket_by_length and pad_to_multiple_of is None:
+        raise ValueError(
+            "`bucket_by_length=True` needs `pad_to_multiple_of`: without it every batch is "
+            "padded to `sequence_length`, whatever its texts' lengths."
+        )
+
+
+def _batches(examples, lengths, batch_size, shuffle, seed, multiple):
+    """Batches of the tuple of aligned `examples`, shuffled each epoch if `shuffle`. With
+    `lengths` (numpy, the pieces each example takes), batches group examples whose lengths
+    round up to the same multiple of `multiple`, and each gets its length as a last part."""
+    count = len(examples[-1])
+    if lengths is None:
+        ds = tf.data.Dataset.from_tensor_slices(examples)
+        return (ds.shuffle(count, seed=seed) if shuffle else ds).batch(batch_size)
+    ds = tf.data.Dataset.from_tensor_slices(examples + (lengths,))
+    return _length_buckets(ds.shuffle(count, seed=seed), lengths, batch_size, multiple)
 
 
 def _framed_lengths(tokenizer, texts, text_pairs, sequence_length):
@@ -461,15 +471,15 @@ def _framed_lengths(tokenizer, texts, text_pairs, sequence_length):
     return np.minimum(lengths.numpy(), sequence_length).astype("int32")
 
 
-def _length_buckets(examples, lengths, batch_size, multiple, sequence_length):
-    """Batches of `(inputs, label, length)` examples whose lengths round up to the same
-    multiple of `multiple`, in the order the groups fill. `lengths` (all of them, numpy)
-    give the number of batches, so the dataset has a known length: Keras' progress bar and
-    `finetune`'s schedule count the real steps."""
-    boundaries = list(range(multiple + 1, sequence_length + 1, multiple))
+def _length_buckets(examples, lengths, batch_size, multiple):
+    """Batches of examples whose last part, their length, rounds up to the same multiple of
+    `multiple`, in the order the groups fill. `lengths` (all of them, numpy) give the number
+    of batches, so the dataset has a known length: Keras' progress bar and `finetune`'s
+    schedule count the real steps."""
+    boundaries = list(range(multiple + 1, int(lengths.max()) + 1, multiple))
     groups = np.bincount(np.searchsorted(boundaries, lengths, side="right"))
     batches = examples.bucket_by_sequence_length(
-        lambda inputs, label, length: length,
+        lambda *example: example[-1],
         bucket_boundaries=boundaries,
         bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
         no_padding=True,
@@ -628,6 +638,7 @@ def seq2seq_dataset(
     pad_to_multiple_of=None,
     shuffle=True,
     seed=None,
+    bucket_by_length=False,
 ):
     """Batches for sequence-to-sequence training (translation, summarization) with teacher forcing.
 
@@ -653,6 +664,8 @@ def seq2seq_dataset(
             distinct shapes for XLA, much less work on short texts).
         shuffle: bool, shuffle pairs each epoch.
         seed: int, makes the order reproducible.
+        bucket_by_length: bool, with `shuffle` and `pad_to_multiple_of`: batch together pairs
+            whose longer side rounds up to the same multiple (see `classification_dataset`).
 
     Example:
     ```python
@@ -677,11 +690,18 @@ def seq2seq_dataset(
             f"`source_texts` ({len(sources)}) and `target_texts` ({len(targets)}) must have "
             "the same length."
         )
-    ds = tf.data.Dataset.from_tensor_slices((sources, targets))
-    if shuffle:
-        ds = ds.shuffle(len(sources), seed=seed)
+    _check_buckets(bucket_by_length, pad_to_multiple_of)
+    lengths = None
+    if bucket_by_length and shuffle:
+        # The longer side of each pair: `[CLS] s [SEP]` or `[CLS] t` (and `t [SEP]`).
+        source_lengths = np.minimum(tokenizer(sources).row_lengths().numpy() + 2, sequence_length)
+        target_lengths = np.minimum(
+            target_tokenizer(targets).row_lengths().numpy() + 1, target_sequence_length
+        )
+        lengths = np.maximum(source_lengths, target_lengths).astype("int32")
+    batches = _batches((sources, targets), lengths, batch_size, shuffle, seed, pad_to_multiple_of)
 
-    def pack(sources, targets):
+    def pack(sources, targets, *length):
         source = packing.frame(
             tokenizer(sources), tokenizer.cls_id, tokenizer.sep_id, sequence_length
         )
@@ -706,4 +726,4 @@ def seq2seq_dataset(
         }
         return x, y, tf.cast(weights, tf.float32)
 
-    return _finish(ds.batch(batch_size).map(pack, num_parallel_calls=AUTOTUNE))
+    return _finish(batches.map(pack, num_parallel_calls=AUTOTUNE))

@@ -91,11 +91,12 @@ class FinetuneConfig(FileConfig, BackboneSettings, RunSettings):
     freeze_embeddings: bool = False
     freeze_layers: int = 0  # the lowest k encoder blocks
     pad_to_multiple_of: int = 16
-    # Classification only: training batches of texts of similar length, so short texts are
-    # not padded to long ones (2.2x fewer padded pieces on SST-2 at a multiple of 16).
+    # Classification and seq2seq: training batches of examples of similar length, so short
+    # ones are not padded to long ones (2.2x fewer padded pieces on SST-2 at a multiple of 16).
     bucket_by_length: bool = False
     max_train_examples: int = None
     bleu_examples: int = 1000  # seq2seq: dev/test pairs translated for BLEU at the end
+    beam_bleu: bool = False  # seq2seq: BLEU of beam search (5 beams) too, beside greedy's
     seed: int = 0
     verbose: str = "auto"
 
@@ -114,9 +115,11 @@ class FinetuneConfig(FileConfig, BackboneSettings, RunSettings):
                 f"tokenizer ({self.backbone}) is used, with its casing and settings."
             )
         positive_integer("epochs", self.epochs)
-        if self.bucket_by_length and self.task != "classification":
+        if self.bucket_by_length and not TASKS[self.task].buckets_by_length:
+            takes = sorted(name for name, task in TASKS.items() if task.buckets_by_length)
             raise ValueError(
-                f"`bucket_by_length` is for `task: classification`; received task {self.task!r}."
+                f"`bucket_by_length` is for `task` {' or '.join(takes)}; received task "
+                f"{self.task!r}."
             )
         if self.bucket_by_length and self.pad_to_multiple_of is None:
             raise ValueError("`bucket_by_length: true` needs `pad_to_multiple_of` (an int).")

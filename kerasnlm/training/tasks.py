@@ -34,9 +34,11 @@ class ReadingSettings:
     sequence_length: int
     target_sequence_length: int
     bleu_examples: int
-    # Classification's training batches group texts of similar length (see
-    # `data.classification_dataset`); the other tasks refuse it (FinetuneConfig).
+    # Training batches of examples of similar length (see `data.classification_dataset`), for
+    # the tasks whose `buckets_by_length` is True; FinetuneConfig refuses it for the others.
     bucket_by_length: bool = False
+    # seq2seq: BLEU of beam search too, beside greedy decoding's.
+    beam_bleu: bool = False
 
     def __post_init__(self):
         positive_integer("batch_size", self.batch_size)
@@ -107,6 +109,7 @@ class FinetuningTask:
     name = None  # the `task` of a `FinetuneConfig`
     model_class = None  # what `build_model` returns; `evaluate_file` finds a model's kind by it
     monitor = ("val_loss", "min")  # the dev score `ModelCheckpoint` keeps the best of, and how
+    buckets_by_length = False  # whether `dataset` takes `reading.bucket_by_length`
 
     def read(self, path, reading):
         """`(inputs, targets)` of the file at `path`, read with `reading`'s settings."""
@@ -194,6 +197,7 @@ class Classification(NamedTargetsTask):
     name = "classification"
     model_class = SequenceClassifier
     monitor = ("val_accuracy", "max")
+    buckets_by_length = True
 
     def read(self, path, reading):
         columns = data.read_tsv(
@@ -298,6 +302,7 @@ class Seq2Seq(FinetuningTask):
 
     name = "seq2seq"
     model_class = Seq2SeqTransformer
+    buckets_by_length = True
 
     def read(self, path, reading):
         return data.read_parallel(path)
@@ -332,11 +337,16 @@ class Seq2Seq(FinetuningTask):
         return data.seq2seq_dataset(
             inputs, targets, encoders.tokenizer, sequence_length=reading.sequence_length,
             target_sequence_length=reading.target_length,
-            target_tokenizer=encoders.target_tokenizer, **_batching(reading, shuffle, seed),
+            target_tokenizer=encoders.target_tokenizer, bucket_by_length=reading.bucket_by_length,
+            **_batching(reading, shuffle, seed),
         )
 
     def task_scores(self, model, inputs, targets, reading):
-        n = reading.bleu_examples
-        bleu = model.evaluate_bleu(list(inputs[:n]), list(targets[:n]), sampler="greedy")
-        return {"bleu": bleu["bleu"], "bleu_examples": len(inputs[:n]),
-                "bleu_signature": bleu["signature"]}
+        count = reading.bleu_examples
+        sources, references = list(inputs[:count]), list(targets[:count])
+        greedy = model.evaluate_bleu(sources, references, sampler="greedy")
+        scores = {"bleu": greedy["bleu"], "bleu_examples": len(sources),
+                  "bleu_signature": greedy["signature"]}
+        if reading.beam_bleu:
+            scores["bleu_beam"] = model.evaluate_bleu(sources, references, sampler="beam")["bleu"]
+        return scores

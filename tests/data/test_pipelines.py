@@ -578,3 +578,35 @@ def test_bucket_by_length_keeps_every_example_and_pads_less(tokenizer, pairs):
     assert run(True, 1)[2] != lengths
     with pytest.raises(ValueError, match="`bucket_by_length=True` needs `pad_to_multiple_of`"):
         knlm.data.classification_dataset(texts, labels, tokenizer, bucket_by_length=True)
+
+
+def test_seq2seq_bucket_by_length_keeps_every_pair_and_pads_less(tokenizer):
+    english, spanish = knlm.data.read_parallel(samples.spa_eng())
+    english, spanish = english[:400], spanish[:400]
+
+    def run(bucket):
+        ds = knlm.data.seq2seq_dataset(
+            english, spanish, tokenizer, sequence_length=48, batch_size=16, pad_to_multiple_of=8,
+            seed=0, bucket_by_length=bucket,
+        )
+        pairs, padded, batches = [], 0, 0
+        for x, y, w in ds:
+            source, source_mask = x["encoder_token_ids"].numpy(), x["encoder_padding_mask"].numpy()
+            target, target_mask = x["decoder_token_ids"].numpy(), x["decoder_padding_mask"].numpy()
+            padded += source.size + target.size
+            for ids in (source, target):
+                assert ids.shape[1] % 8 == 0
+            labels, weights = y.numpy(), w.numpy()
+            pairs += [(tuple(s[sm]), tuple(t[tm]), tuple(label[ws > 0]))
+                      for s, sm, t, tm, label, ws in zip(source, source_mask, target, target_mask,
+                                                         labels, weights)]
+            batches += 1
+        assert int(ds.cardinality()) == batches
+        return sorted(pairs), padded
+
+    plain, plain_padded = run(False)
+    bucketed, bucketed_padded = run(True)
+    assert bucketed == plain and len(plain) == 400  # the same pairs and labels, once each
+    assert bucketed_padded < 0.8 * plain_padded
+    with pytest.raises(ValueError, match="`bucket_by_length=True` needs `pad_to_multiple_of`"):
+        knlm.data.seq2seq_dataset(english, spanish, tokenizer, bucket_by_length=True)

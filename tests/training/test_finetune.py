@@ -193,9 +193,11 @@ def test_seq2seq_reports_bleu_on_dev(tmp_path):
         task="seq2seq", train=samples.spa_eng(), dev=str(dev), output_dir=str(tmp_path / "mt"),
         vocabulary_size=800, target_vocabulary_size=800, sequence_length=24, epochs=1,
         learning_rate=1e-3, max_train_examples=128, bleu_examples=20, verbose=0,
-        num_layers=1, num_heads=2, hidden_dim=32, intermediate_dim=64,
+        num_layers=1, num_heads=2, hidden_dim=32, intermediate_dim=64, bucket_by_length=True,
+        pad_to_multiple_of=8, beam_bleu=True,
     )
     model, results = knlm.training.finetune(config)
+    assert 0 <= results["dev"]["bleu_beam"] <= 100
     assert isinstance(model, knlm.models.Seq2SeqTransformer)
     assert not model.shares_embedding and model.target_tokenizer is not None
     assert 0 <= results["dev"]["bleu"] <= 100 and results["dev"]["bleu_examples"] == 20
@@ -208,7 +210,8 @@ def test_bad_configurations(pretrained, tmp_path):
                 output_dir=str(tmp_path), verbose=0, max_train_examples=64)
     with pytest.raises(ValueError, match="`task` must be one of"):
         knlm.training.FinetuneConfig(**{**base, "task": "ner"})
-    with pytest.raises(ValueError, match="`bucket_by_length` is for `task: classification`"):
+    with pytest.raises(ValueError, match="is for `task` classification or seq2seq; received "
+                                         "task 'token_classification'"):
         knlm.training.FinetuneConfig(**{
             **base, "task": "token_classification", "train": samples.wnut17("train"),
             "dev": samples.wnut17("dev"), "bucket_by_length": True})
