@@ -4,6 +4,17 @@ from keras import ops
 from kerasnlm.distribute.replicas import ReplicaSeed
 
 
+def position_hits(mask_positions, length):
+    """int32 `(batch, slots, length)`: 1 where slot s of row b points at position i, for the
+    used slots (position > 0) only; summing over slots scatters per-slot values to positions."""
+    mask_positions = ops.cast(mask_positions, "int32")
+    hits = ops.logical_and(
+        ops.expand_dims(mask_positions, -1) == ops.arange(length, dtype="int32"),
+        ops.expand_dims(mask_positions > 0, -1),
+    )
+    return ops.cast(hits, "int32")
+
+
 @keras.saving.register_keras_serializable(package="kerasnlm")
 class ReplacedTokenSampler(keras.layers.Layer):
     """ELECTRA's corruption: fill the masked positions with tokens sampled from a generator.
@@ -52,13 +63,7 @@ class ReplacedTokenSampler(keras.layers.Layer):
             seed=ReplicaSeed(self.seed_generator),
         )
         samples = ops.reshape(samples, (batch, slots))
-        # hits[b, s, i]: slot s of row b writes position i.
-        length = ops.shape(token_ids)[1]
-        hits = ops.logical_and(
-            ops.expand_dims(mask_positions, -1) == ops.arange(length, dtype="int32"),
-            ops.expand_dims(mask_positions > 0, -1),
-        )
-        hits = ops.cast(hits, "int32")
+        hits = position_hits(mask_positions, ops.shape(token_ids)[1])
         written = ops.sum(hits, axis=1) > 0
         sampled_at = ops.sum(hits * ops.expand_dims(samples, -1), axis=1)
         corrupted = ops.where(written, sampled_at, ops.cast(token_ids, "int32"))

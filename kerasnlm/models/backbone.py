@@ -3,6 +3,7 @@ from keras import ops
 
 from kerasnlm.layers.dropout import Dropout
 from kerasnlm.layers.fused_dense import FusedDense
+from kerasnlm.layers.multi_head_attention import POSITION_BIASES
 from kerasnlm.layers.token_and_position_embedding import TokenAndPositionEmbedding
 from kerasnlm.layers.transformer_encoder import TransformerEncoder
 from kerasnlm.models import generation
@@ -127,6 +128,7 @@ class TransformerBackbone(Model):
             )
         arguments.integer_at_least("num_segments", num_segments, 0)
         arguments.positive_integer("intermediate_dim", intermediate_dim)
+        arguments.one_of("position_bias", position_bias, POSITION_BIASES)
         vocabulary_size = arguments.positive_integer("vocabulary_size", vocabulary_size)
         sequence_length = arguments.positive_integer("sequence_length", sequence_length)
         block = 4 * hidden_dim * hidden_dim + 2 * hidden_dim * intermediate_dim

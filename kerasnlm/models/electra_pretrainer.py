@@ -5,6 +5,7 @@ from kerasnlm.distribute.losses import WeightedBinaryCrossEntropy
 from kerasnlm.layers.fused_dense import FusedDense
 from kerasnlm.layers.language_model_head import LanguageModelHead
 from kerasnlm.layers.replaced_token_sampler import ReplacedTokenSampler
+from kerasnlm.layers.replaced_token_sampler import position_hits
 from kerasnlm.layers.transformer_encoder import TransformerEncoder
 from kerasnlm.models.masked_language_model import MaskedLanguageModel
 from kerasnlm.models.task import Task
@@ -174,9 +175,8 @@ class ElectraPretrainer(Task):
         positions = x["mask_positions"]
         used = positions > 0 if sample_weight is None else sample_weight > 0
         replaced = ops.logical_and(y_pred["samples"] != ops.cast(y, "int32"), used)
-        length = ops.shape(x["token_ids"])[1]
-        at = ops.one_hot(positions, length) * ops.cast(replaced, "float32")[..., None]
-        labels = ops.max(at, axis=1)
+        hits = position_hits(positions, ops.shape(x["token_ids"])[1])
+        labels = ops.cast(ops.max(hits * ops.cast(replaced, "int32")[..., None], axis=1), "float32")
         return labels, ops.cast(x["padding_mask"], "float32")
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):

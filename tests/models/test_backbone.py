@@ -170,6 +170,7 @@ def test_mixed_bfloat16_outputs_float32():
         (dict(intermediate_dim=0), "intermediate_dim"),
         (dict(dropout=1.0), "dropout"),
         (dict(num_segments=-1), "`num_segments` must be an integer >= 0; received -1"),
+        (dict(position_bias="rope"), "`position_bias` must be one of"),
     ],
 )
 def test_bad_arguments(change, message):
