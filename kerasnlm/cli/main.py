@@ -270,7 +270,10 @@ def _parser():
 
 
 def _one_line(error):
-    lines = str(error).strip().splitlines() or [type(error).__name__]
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    lines = lines or [type(error).__name__]
+    if lines[0] == "in user code:":  # a traced function's error: the cause is its last line
+        lines = [lines[-1], *lines[:-1]]
     message = lines[0] if not isinstance(error, KeyError) else f"unknown key {lines[0]}"
     return message + (" (more with --debug)" if len(lines) > 1 else "")
 

@@ -92,12 +92,17 @@ def sampler_key(sampler):
     return type(sampler).__name__, repr(sampler.get_config())
 
 
-def compile_loop(function):
-    """XLA-compiles a decoding loop on TensorFlow (JAX runs it as it is)."""
+def compile_loop(function, reduce_retracing=True):
+    """XLA-compiles a decoding loop on TensorFlow (JAX runs it as it is).
+
+    XLA compiles once per input shape either way; `reduce_retracing` only spares the Python
+    tracing by leaving dimensions that changed between calls unknown. A loop whose caches hold
+    such a dimension besides the batch (a seq2seq source length) must not: keras-hub's beam
+    search reshapes its caches, and an unknown length then also loses the known batch size."""
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        return tf.function(function, jit_compile=True, reduce_retracing=True)
+        return tf.function(function, jit_compile=True, reduce_retracing=reduce_retracing)
     return function
 
 
@@ -110,6 +115,7 @@ class CompiledLoops:
     Args:
         build: the model's `generate_loop(sampler, stop_token_ids, *options)`, which returns
             the loop as a plain function.
+        reduce_retracing: see `compile_loop`.
 
     Example:
     ```python
@@ -119,8 +125,9 @@ class CompiledLoops:
     ```
     """
 
-    def __init__(self, build):
+    def __init__(self, build, reduce_retracing=True):
         self.build = build
+        self.reduce_retracing = reduce_retracing
         self.loops = {}
 
     def get(self, sampler, end_id, *options):
@@ -128,7 +135,8 @@ class CompiledLoops:
         key = (*sampler_key(sampler), end_id, *options)
         if key not in self.loops:
             stop_token_ids = None if end_id is None else (end_id,)
-            self.loops[key] = compile_loop(self.build(sampler, stop_token_ids, *options))
+            loop = self.build(sampler, stop_token_ids, *options)
+            self.loops[key] = compile_loop(loop, self.reduce_retracing)
         return self.loops[key]
 
 

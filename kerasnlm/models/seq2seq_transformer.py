@@ -166,7 +166,9 @@ class Seq2SeqTransformer(Task):
         self.target_vocabulary_size = target_vocabulary_size
         self.target_sequence_length = target_sequence_length
         self.shares_embedding = shares_embedding
-        self._compiled_loops = generation.CompiledLoops(self.generate_loop)
+        # One trace per source length (see `compile_loop`); `generate` pads sources to a
+        # multiple of 8, so that a few lengths serve every batch.
+        self._compiled_loops = generation.CompiledLoops(self.generate_loop, reduce_retracing=False)
 
     def decode(
         self, token_ids, encoder_outputs, encoder_padding_mask, padding_mask=None, cache=None,
@@ -314,6 +316,7 @@ class Seq2SeqTransformer(Task):
                 "The targets have their own vocabulary but the model has no `target_tokenizer` "
                 "to turn generated ids into strings; pass one, or give ids as `sources`."
             )
+        source_ids = _pad_to_multiple(source_ids, 8, self.backbone.sequence_length)
         prompt = generation.pad_rows([[self._start_id(start_id)]] * len(source_ids), max_length)
         end_id = generation.end_token_id(target_tokenizer, stop_at_end)
         generated = self._compiled_loops.get(sampler, end_id)(source_ids.astype("int32"), prompt)
@@ -417,3 +420,11 @@ class Seq2SeqTransformer(Task):
                 config["target_tokenizer"]
             )
         return super().from_config(config)
+
+
+def _pad_to_multiple(ids, multiple, limit):
+    """`ids` `(batch, length)` 0-padded on the right to a multiple of `multiple` (at most
+    `limit`, or `length` if longer): fewer distinct shapes to compile a loop for."""
+    length = ids.shape[1]
+    target = max(length, min(-(-length // multiple) * multiple, limit))
+    return np.pad(ids, ((0, 0), (0, target - length)))

@@ -7,6 +7,7 @@ import sys
 import pytest
 import yaml
 
+from kerasnlm.cli.main import _one_line
 from kerasnlm.cli.main import main
 
 COMMANDS = ("quickstart", "pretrain", "finetune", "evaluate", "export", "predict", "drift",
@@ -93,3 +94,14 @@ def test_mistakes_are_one_line_and_exit_2(tmp_path, capsys):
 def test_debug_shows_the_traceback(tmp_path):
     with pytest.raises(FileNotFoundError, match="No config file"):
         main(["finetune", "--config", str(tmp_path / "missing.yaml"), "--debug"])
+
+
+def test_an_error_raised_in_traced_code_shows_its_cause():
+    # TensorFlow's errors from a tf.function start "in user code:" and end with the cause.
+    error = ValueError(
+        "in user code:\n\n    File \"model.py\", line 3, in generate  *\n        loop()\n\n"
+        "    ValueError: Input tensor `x` enters the loop with shape (6, None)\n"
+    )
+    assert _one_line(error) == (
+        "ValueError: Input tensor `x` enters the loop with shape (6, None) (more with --debug)"
+    )

@@ -93,6 +93,24 @@ def test_beam_search_with_one_beam_equals_greedy(memorized, tokenizers):
     assert np.mean([b == e for b, e in zip(beams, expected)]) > 0.8
 
 
+def test_beam_search_over_batches_of_many_source_lengths(memorized):
+    # A beam search loop traced for one source length once failed on the third: TensorFlow's
+    # relaxed trace left the length unknown, which keras-hub's beam reordering cannot keep.
+    model, sources, _, _ = memorized
+    english = ENGLISH[:500]
+    lengths = model.tokenizer(english).row_lengths().numpy()
+    batches = [[s for s, n in zip(english, lengths) if n == length][:3] for length in range(3, 15)]
+    batches = [b for b in batches if b][:5]
+    assert len(batches) == 5
+    beam = keras_hub.samplers.BeamSampler(num_beams=2)
+    for batch in batches:
+        outputs = model.generate(batch, sampler=beam)
+        assert len(outputs) == len(batch) and all(isinstance(o, str) for o in outputs)
+    # Padding the sources (to few lengths, compiled once each) changes no translation.
+    assert model.generate(sources[:4] + [english[0]], sampler=beam)[:4] == model.generate(
+        sources[:4], sampler=beam)
+
+
 def test_layerwise_decay_leaves_the_new_decoder_at_the_full_rate(memorized):
     model = memorized[0]
     optimizer = knlm.training.LayerwiseDecayAdamW(1e-3, num_layers=1, layer_decay=0.5)
