@@ -49,9 +49,9 @@ import keras_hub  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from common import cpu_description  # noqa: E402
+from common import matmul_ceiling  # noqa: E402
 from common import minilm_folder  # noqa: E402
-from precision_throughput import matmul_ceiling  # noqa: E402
-from precision_throughput import step_flops  # noqa: E402
+from common import step_flops  # noqa: E402
 
 import kerasnlm as knlm  # noqa: E402
 
@@ -196,7 +196,10 @@ def training(args, ceilings):
 
     for precision in args.precisions:
         # BERT's FLOPs, the work the step stands for, whatever shortcut it takes.
-        flops = {"mlm": step_flops(PREDICTIONS, VOCABULARY), "classifier": step_flops(0)}
+        size = dict(batch=BATCH, length=LENGTH, layers=SIZE["num_layers"],
+                    hidden=SIZE["hidden_dim"], intermediate=SIZE["intermediate_dim"])
+        flops = {"mlm": step_flops(**size, predictions=PREDICTIONS, vocabulary=VOCABULARY),
+                 "classifier": step_flops(**size)}
         makers = {
             ("mlm", "kerasnlm MaskedLanguageModel"): lambda: training_work(
                 compiled(knlm.models.MaskedLanguageModel(our_backbone())), mlm_batches, steps
