@@ -693,12 +693,12 @@ def seq2seq_dataset(
     _check_buckets(bucket_by_length, pad_to_multiple_of)
     lengths = None
     if bucket_by_length and shuffle:
-        # The longer side of each pair: `[CLS] s [SEP]` or `[CLS] t` (and `t [SEP]`).
-        source_lengths = np.minimum(tokenizer(sources).row_lengths().numpy() + 2, sequence_length)
-        target_lengths = np.minimum(
-            target_tokenizer(targets).row_lengths().numpy() + 1, target_sequence_length
-        )
-        lengths = np.maximum(source_lengths, target_lengths).astype("int32")
+        # The longer side of each pair: `[CLS] s [SEP]`, or `[CLS] t` (and `t [SEP]`).
+        target_lengths = target_tokenizer(targets).row_lengths().numpy() + 1
+        lengths = np.maximum(
+            _framed_lengths(tokenizer, sources, None, sequence_length),
+            np.minimum(target_lengths, target_sequence_length),
+        ).astype("int32")
     batches = _batches((sources, targets), lengths, batch_size, shuffle, seed, pad_to_multiple_of)
 
     def pack(sources, targets, *length):

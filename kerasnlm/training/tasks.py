@@ -76,11 +76,6 @@ def task_of(model):
     return next((task for task in TASKS.values() if isinstance(model, task.model_class)), None)
 
 
-def _batching(reading, shuffle, seed):
-    return dict(batch_size=reading.batch_size, pad_to_multiple_of=reading.pad_to_multiple_of,
-                shuffle=shuffle, seed=seed)
-
-
 class FinetuningTask:
     """One kind of fine-tuning task: its reader, dataset builder, model builder, evaluator and
     monitored dev score.
@@ -109,11 +104,20 @@ class FinetuningTask:
     name = None  # the `task` of a `FinetuneConfig`
     model_class = None  # what `build_model` returns; `evaluate_file` finds a model's kind by it
     monitor = ("val_loss", "min")  # the dev score `ModelCheckpoint` keeps the best of, and how
-    buckets_by_length = False  # whether `dataset` takes `reading.bucket_by_length`
+    buckets_by_length = False  # whether the dataset builder takes `bucket_by_length`
 
     def read(self, path, reading):
         """`(inputs, targets)` of the file at `path`, read with `reading`'s settings."""
         raise NotImplementedError
+
+    def batching(self, reading, shuffle, seed):
+        """The batching arguments every `data.*_dataset` builder takes, and `bucket_by_length`
+        for the tasks whose builder groups examples by length."""
+        settings = dict(batch_size=reading.batch_size, shuffle=shuffle, seed=seed,
+                        pad_to_multiple_of=reading.pad_to_multiple_of)
+        if self.buckets_by_length:
+            settings["bucket_by_length"] = reading.bucket_by_length
+        return settings
 
     def first(self, inputs, targets, count):
         """The first `count` examples."""
@@ -243,8 +247,7 @@ class Classification(NamedTargetsTask):
         return data.classification_dataset(
             inputs[0], ids, encoders.tokenizer, sequence_length=reading.sequence_length,
             text_pairs=inputs[1] if len(inputs) > 1 else None,
-            num_classes=len(encoders.names), bucket_by_length=reading.bucket_by_length,
-            **_batching(reading, shuffle, seed),
+            num_classes=len(encoders.names), **self.batching(reading, shuffle, seed),
         )
 
 
@@ -284,7 +287,7 @@ class TokenClassification(NamedTargetsTask):
     def dataset(self, inputs, targets, encoders, reading, shuffle=False, seed=None):
         return data.token_classification_dataset(
             inputs, targets, encoders.tokenizer, encoders.names,
-            sequence_length=reading.sequence_length, **_batching(reading, shuffle, seed),
+            sequence_length=reading.sequence_length, **self.batching(reading, shuffle, seed),
         )
 
     def callbacks(self, inputs, targets):
@@ -337,8 +340,7 @@ class Seq2Seq(FinetuningTask):
         return data.seq2seq_dataset(
             inputs, targets, encoders.tokenizer, sequence_length=reading.sequence_length,
             target_sequence_length=reading.target_length,
-            target_tokenizer=encoders.target_tokenizer, bucket_by_length=reading.bucket_by_length,
-            **_batching(reading, shuffle, seed),
+            target_tokenizer=encoders.target_tokenizer, **self.batching(reading, shuffle, seed),
         )
 
     def task_scores(self, model, inputs, targets, reading):
