@@ -6,6 +6,9 @@ from kerasnlm.training.recipes import NO_DECAY
 from kerasnlm.utils.arguments import fraction
 from kerasnlm.utils.arguments import positive_integer
 
+# The layers of `TransformerBackbone` below its first encoder block.
+EMBEDDING_LAYERS = ("embedding", "token_embedding", "segment_embedding", "embedding_norm")
+
 
 @keras.saving.register_keras_serializable(package="kerasnlm")
 class LayerwiseDecayAdamW(keras.optimizers.AdamW):
@@ -13,10 +16,11 @@ class LayerwiseDecayAdamW(keras.optimizers.AdamW):
 
     Lower layers hold more general features and should move less: the task head and anything
     above the encoder blocks get the full learning rate, encoder block `i` (of `num_layers`)
-    gets `layer_decay ** (num_layers - i)` of it, and the embeddings `layer_decay **
-    (num_layers + 1)`. Biases and LayerNorm parameters are exempt from weight decay. It is a
-    Keras optimizer like any other: it works inside `fit`, with XLA and under a distribution
-    strategy, because the scale of each variable is fixed when the step is traced.
+    gets `layer_decay ** (num_layers - i)` of it, and the embeddings (token, position and
+    segment, and their LayerNorm) `layer_decay ** (num_layers + 1)`. Biases and LayerNorm
+    parameters are exempt from weight decay. It is a Keras optimizer like any other: it works
+    inside `fit`, with XLA and under a distribution strategy, because the scale of each
+    variable is fixed when the step is traced.
 
     Args:
         learning_rate: float or schedule, the rate of the head.
@@ -52,8 +56,9 @@ class LayerwiseDecayAdamW(keras.optimizers.AdamW):
         block = re.search(r"(?:^|/)encoder_(\d+)/", path)
         if block:
             return self.layer_decay ** (self.num_layers - int(block.group(1)))
-        # The backbone's embedding variables (not a decoder's, which sit in their own scope).
-        if re.match(r"(?:token_)?embedding/", path):
+        # The backbone's embedding layers, their LayerNorm included (not a decoder's
+        # embeddings, which sit in their own scope).
+        if path.split("/")[0] in EMBEDDING_LAYERS:
             return self.layer_decay ** (self.num_layers + 1)
         return 1.0
 

@@ -10,8 +10,8 @@ def one_step(layer_decay):
     keras.utils.set_random_seed(0)
     backbone = knlm.models.TransformerBackbone(
         vocabulary_size=60, sequence_length=8, num_layers=2, num_heads=2, hidden_dim=16,
-        intermediate_dim=32, dropout=0.0,
-    )
+        intermediate_dim=32, dropout=0.0, num_segments=2, normalize_embeddings=True,
+    )  # BERT's embedding layers: segments and a LayerNorm, which decay with the embeddings
     classifier = knlm.models.SequenceClassifier(backbone, num_classes=2, dropout=0.0)
     classifier.compile(optimizer=knlm.training.LayerwiseDecayAdamW(
         1e-2, num_layers=2, layer_decay=layer_decay, weight_decay=0.0))
@@ -34,6 +34,8 @@ def test_lower_layers_get_the_smaller_updates_promised(tmp_path):
         "encoder_0/feedforward_output/kernel": 0.25,
         "token_embedding/embeddings": 0.125,
         "embedding/position_embeddings": 0.125,
+        "segment_embedding/embeddings": 0.125,
+        "embedding_norm/gamma": 0.125,
     }
     for path, scale in expected.items():
         assert decayed[path] / full[path] == pytest.approx(scale, rel=1e-3), path
