@@ -5,6 +5,7 @@ from kerasnlm.data.packing import split_words_with_offsets
 from kerasnlm.data.pipelines import causal_lm_dataset
 from kerasnlm.data.pipelines import classification_dataset
 from kerasnlm.data.pipelines import masked_lm_dataset
+from kerasnlm.data.pipelines import prediction_dataset
 from kerasnlm.data.pipelines import seq2seq_dataset
 from kerasnlm.data.pipelines import token_classification_dataset
 from kerasnlm.data.pipelines import word_start_positions

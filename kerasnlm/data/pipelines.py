@@ -442,6 +442,44 @@ def classification_dataset(
     return _finish(batches.map(pack, num_parallel_calls=AUTOTUNE))
 
 
+def prediction_dataset(texts, tokenizer, sequence_length, batch_size=32, pad_to_multiple_of=1):
+    """The inputs of `predict` on raw texts: `(batches, order)`.
+
+    The texts are tokenized once, eagerly, as `[CLS] text [SEP]` cut to `sequence_length`,
+    and sorted longest first (as sentence-transformers does), so that each batch is cut to its
+    own longest text rounded up to `pad_to_multiple_of` (few distinct shapes for XLA). A
+    pipeline that tokenizes inside `tf.data` traces the tokenizer anew for every dataset:
+    about 0.35 s of each `predict` call, whatever its size.
+
+    Returns: a `tf.data.Dataset` of `{"token_ids", "padding_mask"}` batches, and the int array
+    `order`: the i-th example of the batches is `texts[order[i]]`, so `outputs[order] =
+    predictions` puts the predictions back in the order of `texts`.
+
+    Example:
+    ```python
+    import kerasnlm as knlm
+
+    tokenizer = knlm.tokenizers.WordPieceTokenizer(knlm.data.samples.vocabulary())
+    batches, order = knlm.data.prediction_dataset(["a fine film", "dull"], tokenizer, 32)
+    ```
+    """
+    _check_common(tokenizer, sequence_length, batch_size)
+    _check_multiple(pad_to_multiple_of)
+    texts = _string_list(texts, "texts")
+    # Kept ragged until batched: memory holds the real pieces, not every text padded.
+    pieces = packing.frame(tokenizer(texts), tokenizer.cls_id, tokenizer.sep_id, sequence_length)
+    order = np.argsort(-pieces.row_lengths().numpy(), kind="stable")
+
+    def pad(rows):
+        token_ids, padding_mask = packing.pad(
+            rows, sequence_length, tokenizer.pad_id, pad_to_multiple_of
+        )
+        return {"token_ids": token_ids, "padding_mask": padding_mask}
+
+    batches = tf.data.Dataset.from_tensor_slices(tf.gather(pieces, order)).ragged_batch(batch_size)
+    return batches.map(pad).prefetch(AUTOTUNE), order
+
+
 def _check_buckets(bucket_by_length, pad_to_multiple_of):
     if bucket_by_length and pad_to_multiple_of is None:
         raise ValueError(

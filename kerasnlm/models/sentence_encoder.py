@@ -5,7 +5,6 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasnlm import data
 from kerasnlm.models.task import Task
 from kerasnlm.models.task import raw_texts
 from kerasnlm.utils import arguments
@@ -104,19 +103,10 @@ class SentenceEncoder(Task):
         if self.tokenizer is None:
             raise ValueError("Encoding raw strings needs the encoder's `tokenizer`.")
         length = self.sequence_length or self.backbone.sequence_length
-        # Longest first, as sentence-transformers does: each batch is padded only to its own
-        # longest text. Exact lengths cost nothing as a TensorFlow graph (Keras' default on
-        # CPU); under `jit_compile=True` each new length compiles once (~0.5 s for MiniLM on 2
-        # cores), which long jobs repay: 1.4x the sentences/s (benchmarks/sentence_encoding.py).
-        order = np.argsort(-self.tokenizer(list(x)).row_lengths().numpy(), kind="stable")
-        batches = data.classification_dataset(
-            [x[i] for i in order], [0] * len(x), self.tokenizer, length,
-            batch_size=batch_size or 32, pad_to_multiple_of=1, shuffle=False,
-        ).map(lambda inputs, labels, weights: inputs)
-        kwargs.setdefault("verbose", 0)
-        vectors = np.empty((len(x), self.backbone.hidden_dim), "float32")
-        vectors[order] = ops.convert_to_numpy(super().predict(batches, *args, **kwargs))
-        return vectors
+        # Sorted longest first, each batch cut to its longest text. Exact lengths cost nothing
+        # as a TensorFlow graph (Keras' default on CPU); under `jit_compile=True` each new
+        # length compiles once (~0.5 s for MiniLM on 2 cores), which long jobs repay.
+        return self._predict_texts(x, length, batch_size, 1, *args, **kwargs)
 
     @classmethod
     def from_pretrained(cls, path, **kwargs):

@@ -2,7 +2,6 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasnlm import data
 from kerasnlm.distribute.losses import WeightedCrossEntropy
 from kerasnlm.layers.dropout import Dropout
 from kerasnlm.models.task import Task
@@ -122,12 +121,10 @@ class SequenceClassifier(Task):
             raise ValueError("Predicting on raw strings needs the classifier's `tokenizer`.")
         # Each batch padded to its longest text (rounded up to 8 for few compiled shapes), not
         # to the backbone's `sequence_length`, which is 512 for a BERT checkpoint.
-        batches = data.classification_dataset(
-            list(x), [0] * len(x), self.tokenizer, self.backbone.sequence_length,
-            batch_size=kwargs.pop("batch_size", None) or 32, pad_to_multiple_of=8, shuffle=False,
-        ).map(lambda inputs, labels, weights: inputs)
-        kwargs.setdefault("verbose", 0)
-        probabilities = ops.convert_to_numpy(ops.softmax(super().predict(batches, *args, **kwargs)))
+        logits = self._predict_texts(
+            x, self.backbone.sequence_length, kwargs.pop("batch_size", None), 8, *args, **kwargs
+        )
+        probabilities = ops.convert_to_numpy(ops.softmax(logits))
         names = self.labels or [str(i) for i in range(self.num_classes)]
         return [
             {

@@ -7,6 +7,7 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
+from kerasnlm import data
 from kerasnlm.distribute.losses import WeightedCrossEntropy
 from kerasnlm.models.model import Model
 from kerasnlm.utils.arguments import positive_integer
@@ -123,6 +124,19 @@ class Task(Model):
     def trainable_variables(self):
         # The same list, or the optimizer would be built for one and saved for the other.
         return self.trainable_weights
+
+    def _predict_texts(self, texts, sequence_length, batch_size, pad_to_multiple_of, *args,
+                       **kwargs):
+        """Keras `predict` on checked raw texts (`raw_texts`), batched by
+        `data.prediction_dataset`; a numpy array of the outputs in the order of `texts`."""
+        batches, order = data.prediction_dataset(
+            texts, self.tokenizer, sequence_length, batch_size or 32, pad_to_multiple_of
+        )
+        kwargs.setdefault("verbose", 0)
+        predictions = keras.ops.convert_to_numpy(super().predict(batches, *args, **kwargs))
+        outputs = np.empty_like(predictions)
+        outputs[order] = predictions
+        return outputs
 
     def token_id_limits(self):
         return self.backbone.token_id_limits()

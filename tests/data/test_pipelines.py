@@ -610,3 +610,24 @@ def test_seq2seq_bucket_by_length_keeps_every_pair_and_pads_less(tokenizer):
     assert bucketed_padded < 0.8 * plain_padded
     with pytest.raises(ValueError, match="`bucket_by_length=True` needs `pad_to_multiple_of`"):
         knlm.data.seq2seq_dataset(english, spanish, tokenizer, bucket_by_length=True)
+
+
+def test_prediction_batches_longest_first_each_cut_to_its_longest(tokenizer):
+    texts = ["dull", "a film of the year and a film of the day", "", "a gorgeous , witty film",
+             "the movie was a delight"]
+    batches, order = knlm.data.prediction_dataset(texts, tokenizer, 32, batch_size=2,
+                                                  pad_to_multiple_of=4)
+    framed = [len(row) + 2 for row in tokenizer(texts).to_list()]
+    assert [framed[i] for i in order] == sorted(framed, reverse=True)
+    rows, widths = [], []
+    for batch in batches:
+        widths.append(batch["token_ids"].shape[1])
+        lengths = batch["padding_mask"].numpy().sum(1)
+        assert widths[-1] == -(-lengths.max() // 4) * 4  # rounded up to the multiple
+        rows += [list(ids[:n]) for ids, n in zip(batch["token_ids"].numpy(), lengths)]
+    assert widths == sorted(widths, reverse=True) and len(widths) == 3
+    # The examples, put back in the order asked, are `[CLS] text [SEP]` of each text.
+    expected = [[tokenizer.cls_id] + row + [tokenizer.sep_id] for row in tokenizer(texts).to_list()]
+    assert [rows[list(order).index(i)] for i in range(len(texts))] == expected
+    with pytest.raises(TypeError, match="texts"):
+        knlm.data.prediction_dataset(["fine", 3], tokenizer, 32)

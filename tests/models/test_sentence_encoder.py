@@ -61,6 +61,26 @@ def test_pooling_modes_and_normalization(tokenizer):
     np.testing.assert_allclose(unit.predict(texts[::-1], batch_size=1), vectors[::-1], atol=1e-5)
 
 
+def test_each_batch_is_cut_to_its_longest_text(tokenizer):
+    texts = ["dull", "a film of the year and a film of the day", "", "a gorgeous , witty film"]
+    encoder = small_encoder(tokenizer)
+    encoder.run_eagerly = True  # the batches' shapes, concrete
+    widths, step = [], encoder.predict_step
+
+    def recording_step(data):
+        widths.append(int(data["token_ids"].shape[1]))
+        return step(data)
+
+    encoder.predict_step = recording_step
+    vectors = encoder.predict(texts, batch_size=2)
+    framed = sorted((len(row) + 2 for row in tokenizer(texts).to_list()), reverse=True)
+    assert widths == [framed[0], framed[2]]  # longest first, two a batch
+    encoder.predict_step = step
+    np.testing.assert_allclose(
+        vectors, np.concatenate([encoder.predict([text]) for text in texts]), atol=1e-5
+    )
+
+
 def test_sequence_length_cuts_long_texts(tokenizer):
     encoder = small_encoder(tokenizer, sequence_length=5)
     long, cut = "the movie was a delight from start to end", "the movie was"
