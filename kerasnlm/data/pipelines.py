@@ -443,13 +443,21 @@ def classification_dataset(
 
 
 def prediction_dataset(texts, tokenizer, sequence_length, batch_size=32, pad_to_multiple_of=1):
-    """The inputs of `predict` on raw texts: `(batches, order)`.
+    """The inputs of `predict` on raw texts, or on sentences split into words: `(batches, order)`.
 
     The texts are tokenized once, eagerly, as `[CLS] text [SEP]` cut to `sequence_length`,
     and sorted longest first (as sentence-transformers does), so that each batch is cut to its
     own longest text rounded up to `pad_to_multiple_of` (few distinct shapes for XLA). A
     pipeline that tokenizes inside `tf.data` traces the tokenizer anew for every dataset:
     about 0.35 s of each `predict` call, whatever its size.
+
+    Args:
+        texts: a list of str; or a list of lists of words, whose pieces are framed as
+            `token_classification_dataset` frames them (see `word_start_positions`).
+        tokenizer: a `kerasnlm.tokenizers.WordPieceTokenizer`.
+        sequence_length: int, the longest a framed text may be.
+        batch_size: int.
+        pad_to_multiple_of: int, each batch's width is a multiple of it.
 
     Returns: a `tf.data.Dataset` of `{"token_ids", "padding_mask"}` batches, and the int array
     `order`: the i-th example of the batches is `texts[order[i]]`, so `outputs[order] =
@@ -465,9 +473,14 @@ def prediction_dataset(texts, tokenizer, sequence_length, batch_size=32, pad_to_
     """
     _check_common(tokenizer, sequence_length, batch_size)
     _check_multiple(pad_to_multiple_of)
-    texts = _string_list(texts, "texts")
+    if isinstance(texts, (list, tuple)) and texts and all(
+        isinstance(words, (list, tuple)) for words in texts
+    ):
+        pieces = packing.word_pieces(_ragged_words(texts, "texts"), tokenizer).merge_dims(1, 2)
+    else:
+        pieces = tokenizer(_string_list(texts, "texts"))
     # Kept ragged until batched: memory holds the real pieces, not every text padded.
-    pieces = packing.frame(tokenizer(texts), tokenizer.cls_id, tokenizer.sep_id, sequence_length)
+    pieces = packing.frame(pieces, tokenizer.cls_id, tokenizer.sep_id, sequence_length)
     order = np.argsort(-pieces.row_lengths().numpy(), kind="stable")
 
     def pad(rows):

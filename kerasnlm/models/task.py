@@ -127,16 +127,18 @@ class Task(Model):
 
     def _predict_texts(self, texts, sequence_length, batch_size, pad_to_multiple_of, *args,
                        **kwargs):
-        """Keras `predict` on checked raw texts (`raw_texts`), batched by
-        `data.prediction_dataset`; a numpy array of the outputs in the order of `texts`."""
+        """Keras `predict` on raw texts or lists of words, batched by
+        `data.prediction_dataset`: the outputs in the order of `texts`, a numpy array, or a
+        `tf.RaggedTensor` when they are per token (each batch has its own width)."""
         batches, order = data.prediction_dataset(
             texts, self.tokenizer, sequence_length, batch_size or 32, pad_to_multiple_of
         )
         kwargs.setdefault("verbose", 0)
-        predictions = keras.ops.convert_to_numpy(super().predict(batches, *args, **kwargs))
-        outputs = np.empty_like(predictions)
-        outputs[order] = predictions
-        return outputs
+        predictions = super().predict(batches, *args, **kwargs)
+        back = np.argsort(order)  # the i-th text's outputs are `predictions[back[i]]`
+        if isinstance(predictions, tf.RaggedTensor):
+            return tf.gather(predictions, back)
+        return keras.ops.convert_to_numpy(predictions)[back]
 
     def token_id_limits(self):
         return self.backbone.token_id_limits()

@@ -1,7 +1,5 @@
 import keras
-import numpy as np
 import tensorflow as tf
-from keras import ops
 from seqeval.metrics import classification_report
 from seqeval.metrics.sequence_labeling import get_entities
 
@@ -97,16 +95,12 @@ class TokenClassifier(Task):
         if self.tokenizer is None or self.tags is None:
             raise ValueError("Word-level prediction needs the classifier's `tokenizer` and `tags`.")
         length = self.backbone.sequence_length
-        dummy_tags = [[self.tags[0]] * len(words) for words in token_lists]
         # Each batch padded to its longest sentence (rounded up to 8, as an export pads), not
         # to the backbone's `sequence_length`, which is 512 for a BERT checkpoint.
-        batches = data.token_classification_dataset(
-            token_lists, dummy_tags, self.tokenizer, self.tags, sequence_length=length,
-            batch_size=batch_size, pad_to_multiple_of=8, shuffle=False,
-        ).map(lambda inputs, labels, weights: inputs)
-        predictions = np.argmax(
-            ops.convert_to_numpy(super().predict(batches, verbose=0)), axis=-1
-        )
+        scores = self._predict_texts(token_lists, length, batch_size, 8)
+        if not isinstance(scores, tf.RaggedTensor):  # the batches were all one width
+            scores = tf.RaggedTensor.from_tensor(scores)
+        predictions = tf.ragged.map_flat_values(tf.argmax, scores, axis=-1).to_list()
         starts = data.word_start_positions(token_lists, self.tokenizer, length)
         return [
             [self.tags[row[p]] if p >= 0 else "O" for p in positions]

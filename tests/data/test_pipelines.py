@@ -631,3 +631,15 @@ def test_prediction_batches_longest_first_each_cut_to_its_longest(tokenizer):
     assert [rows[list(order).index(i)] for i in range(len(texts))] == expected
     with pytest.raises(TypeError, match="texts"):
         knlm.data.prediction_dataset(["fine", 3], tokenizer, 32)
+
+
+def test_prediction_batches_of_words_are_framed_as_for_training(tokenizer):
+    words = [["Alice", "lives", "in", "Paris."], ["ok"], [], ["a", "gorgeous", ",", "witty"]]
+    [batch], order = knlm.data.prediction_dataset(words, tokenizer, 16, batch_size=8)
+    x, _, _ = next(iter(knlm.data.token_classification_dataset(
+        words, [["O"] * len(w) for w in words], tokenizer, ["O"], 16, batch_size=8,
+        pad_to_multiple_of=1, shuffle=False,
+    )))
+    back = np.argsort(order)
+    for key in ("token_ids", "padding_mask"):
+        np.testing.assert_array_equal(batch[key].numpy()[back], x[key].numpy())

@@ -68,6 +68,16 @@ def test_entity_f1_from_seqeval_and_callback(trained):
     assert tagger.evaluate_entities(words, wrong)["recall"] == 0.0
 
 
+def test_word_tags_come_back_in_order_whatever_the_batch_widths(trained, tokenizer):
+    tagger, _ = trained
+    words = [s.split() for s, _ in SENTENCES]
+    tags = [t for _, t in SENTENCES]
+    framed = [len(tokenizer([s])[0]) + 2 for s, _ in SENTENCES]
+    assert max(framed) > 8 >= min(framed)  # batches of 2, longest first: widths 16, 8, 8
+    assert tagger.predict_word_tags(words, batch_size=2) == tags
+    assert tagger.predict_word_tags(words[1::2], batch_size=2) == tags[1::2]  # one width
+
+
 def test_round_trip_and_shared_backbone(trained, tmp_path):
     tagger, _ = trained
     mlm = knlm.models.MaskedLanguageModel(tagger.backbone)
