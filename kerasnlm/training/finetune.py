@@ -88,6 +88,8 @@ class FinetuneConfig(FileConfig, BackboneSettings, RunSettings):
     decay: str = None
     weight_decay: float = None
     layer_decay: float = None  # layer-wise learning-rate decay factor, e.g. 0.8
+    # e.g. 0.999: evaluate and keep a moving average of the weights (Polyak averaging)
+    ema_momentum: float = None
     freeze_embeddings: bool = False
     freeze_layers: int = 0  # the lowest k encoder blocks
     pad_to_multiple_of: int = 16
@@ -128,6 +130,8 @@ class FinetuneConfig(FileConfig, BackboneSettings, RunSettings):
         self.reading()  # checks `batch_size` and `sequence_length`
         if self.warmup_ratio is not None:
             rate("warmup_ratio", self.warmup_ratio)
+        if self.ema_momentum is not None:
+            rate("ema_momentum", self.ema_momentum)
 
     def reading(self):
         """The `ReadingSettings` of this run: how its files are read and batched."""
@@ -198,7 +202,7 @@ def _freeze(config, backbone):
 
 
 def compile_with_recipe(model, total_steps, learning_rate=None, warmup_ratio=None, decay=None,
-                        weight_decay=None, layer_decay=None, verbose=True):
+                        weight_decay=None, layer_decay=None, ema_momentum=None, verbose=True):
     """Compiles a task model with the recipe that fits its backbone over a run of
     `total_steps` (`kerasnlm.training.recipes`), as `finetune` does.
 
@@ -209,6 +213,9 @@ def compile_with_recipe(model, total_steps, learning_rate=None, warmup_ratio=Non
             (None keeps the recipe's).
         layer_decay: float, a layer-wise learning-rate decay factor (`LayerwiseDecayAdamW`);
             None for one rate throughout.
+        ema_momentum: float in (0, 1): the optimizer also keeps an exponential moving average
+            of the weights (`use_ema`), which `fit` leaves in the model at its end; None for
+            none.
         verbose: print which recipe and schedule the run uses.
 
     Example:
@@ -229,16 +236,20 @@ def compile_with_recipe(model, total_steps, learning_rate=None, warmup_ratio=Non
     )
     schedule = recipe.schedule(total_steps)
     if verbose:
-        print(recipes.describe(recipe, schedule))
-    if layer_decay is None:
+        extras = {"layer-wise decay": layer_decay, "weights averaged, momentum": ema_momentum}
+        print(recipes.describe(recipe, schedule) + "".join(
+            f" With {name} {value:g}." for name, value in extras.items() if value is not None
+        ))
+    if layer_decay is None and ema_momentum is None:
         model.compile(learning_rate=schedule, weight_decay=recipe.weight_decay)
-    else:
-        model.compile(
-            optimizer=LayerwiseDecayAdamW(
-                schedule, num_layers=model.backbone.num_layers, layer_decay=layer_decay,
-                weight_decay=recipe.weight_decay,
-            )
+        return
+    averaging = {} if ema_momentum is None else {"use_ema": True, "ema_momentum": ema_momentum}
+    model.compile(
+        optimizer=LayerwiseDecayAdamW(
+            schedule, num_layers=model.backbone.num_layers, layer_decay=layer_decay or 1.0,
+            weight_decay=recipe.weight_decay, **averaging,
         )
+    )
 
 
 def _best_logged(history, monitor, mode):
@@ -319,8 +330,12 @@ def _fit(config, task, model, train_batches, dev, encoders, reading):
     backup = os.path.join(config.output_dir, "backup")
     resuming = os.path.exists(os.path.join(backup, "training_metadata.json"))
     history = os.path.join(config.output_dir, "history.csv")
+    # With `ema_momentum`, the average is in the model from each epoch's end (validation
+    # included) to the next epoch's start: what is evaluated and checkpointed is the average.
+    averaging = [] if config.ema_momentum is None else [keras.callbacks.SwapEMAWeights(True)]
     callbacks = [
-        distribute.BackupAndRestore(backup),
+        distribute.BackupAndRestore(backup),  # first: it backs up the trained weights
+        *averaging,
         *task.callbacks(*dev),  # before the checkpoint that reads what they log
         keras.callbacks.ModelCheckpoint(
             best_path, monitor=monitor, mode=mode, save_best_only=True,
@@ -373,7 +388,8 @@ def finetune(config):
             model, config.epochs * steps_per_epoch,
             learning_rate=config.learning_rate, warmup_ratio=config.warmup_ratio,
             decay=config.decay, weight_decay=config.weight_decay,
-            layer_decay=config.layer_decay, verbose=config.verbose != 0,
+            layer_decay=config.layer_decay, ema_momentum=config.ema_momentum,
+            verbose=config.verbose != 0,
         )
     best_path = _fit(config, task, model, train_batches, evaluation["dev"], encoders, reading)
 

@@ -92,6 +92,31 @@ def test_a_hugging_face_folder_as_the_backbone(tokenizer, tmp_path):
         knlm.training.FinetuneConfig(**{**config, "vocabulary": str(tmp_path / "other.txt")})
 
 
+def test_moving_average_of_the_weights_is_evaluated_and_kept(pretrained, tmp_path):
+    path, original = pretrained
+    config = dict(
+        task="classification", train=samples.sst2("train"), dev=samples.sst2("dev"),
+        backbone=path, sequence_length=48, epochs=1, learning_rate=1e-3,
+        max_train_examples=320, verbose=0,
+    )
+    moved = {}
+    for name, momentum in [("plain", None), ("averaged", 0.999999)]:
+        output = tmp_path / name
+        model, results = knlm.training.finetune(knlm.training.FinetuneConfig(
+            **config, output_dir=str(output), ema_momentum=momentum))
+        assert model.optimizer.use_ema == (momentum is not None)
+        before, after = weights_by_path(original), weights_by_path(model.backbone)
+        moved[name] = max(np.abs(after[n] - before[n]).max() for n in before)
+        # What was checkpointed is what the epoch's validation scored.
+        history = (output / "history.csv").read_text().splitlines()
+        logged = dict(zip(history[0].split(","), history[-1].split(",")))
+        assert float(logged["val_accuracy"]) == pytest.approx(results["dev"]["accuracy"])
+    # So slow an average stays by the weights of the first step, which ten steps left behind.
+    assert moved["averaged"] < 0.2 * moved["plain"]
+    with pytest.raises(ValueError, match="`ema_momentum` must be in"):
+        knlm.training.FinetuneConfig(**config, output_dir=str(tmp_path), ema_momentum=1.0)
+
+
 def test_frozen_embeddings_and_lower_blocks_with_layerwise_decay(pretrained, tmp_path):
     path, original = pretrained
     config = knlm.training.FinetuneConfig(
