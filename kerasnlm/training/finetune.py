@@ -215,7 +215,8 @@ def compile_with_recipe(model, total_steps, learning_rate=None, warmup_ratio=Non
             None for one rate throughout.
         ema_momentum: float in (0, 1): the optimizer also keeps an exponential moving average
             of the weights (`use_ema`), which `fit` leaves in the model at its end; None for
-            none.
+            none. With either, the optimizer is a `LayerwiseDecayAdamW` (one rate throughout
+            when `layer_decay` is None).
         verbose: print which recipe and schedule the run uses.
 
     Example:
